@@ -1,0 +1,125 @@
+"""Graceful drain for twisted.web: finish in-flight requests, drop no connection.
+
+The recipe measured to give zero client errors (docs/architecture.md):
+
+ 1. the worker stops accepting (done by the caller);
+ 2. every response written from now on carries C{Connection: close}, and each
+    connection closes right after its current response;
+ 3. connections that are still idle after C{idleGrace} are closed: one that was
+    accepted a moment ago may have its first request on the wire already;
+ 4. whatever is left at C{deadline} is aborted.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IDelayedCall
+from twisted.web.http import HTTPChannel
+from twisted.web.server import Request, Site
+
+
+class DrainingHTTPChannel(HTTPChannel):
+    """An HTTP/1.1 channel that its L{DrainableSite} tracks and can drain."""
+
+    site: DrainableSite
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self.site.channels.add(self)
+
+    def connectionLost(self, reason) -> None:
+        super().connectionLost(reason)
+        self.site.channelClosed(self)
+
+    def checkPersistence(self, request: Request, version: bytes) -> bool:
+        if self.site.draining:
+            request.responseHeaders.setRawHeaders(b"connection", [b"close"])
+            return False
+        return super().checkPersistence(request, version)
+
+    def requestDone(self, request: Request) -> None:
+        self.site.served += 1
+        super().requestDone(request)
+
+    def stopAfterCurrentRequest(self) -> None:
+        """Answer what is in progress with C{Connection: close}, then close."""
+        self.persistent = False
+        for request in self.requests:
+            if not request.startedWriting:
+                request.responseHeaders.setRawHeaders(b"connection", [b"close"])
+
+
+class DrainableSite(Site):
+    """
+    A L{Site} that counts requests and can drain its connections gracefully.
+
+    Access logging is off unless C{accessLog} is true: at tens of thousands of
+    requests a second the lines would cost more than the requests.
+
+    @ivar channels: Open connections.
+    @ivar served: Requests answered so far.
+    @ivar draining: Whether L{drain} has been called.
+    """
+
+    protocol = DrainingHTTPChannel
+
+    def __init__(self, resource, *, accessLog: bool = False, **kwargs) -> None:
+        super().__init__(resource, **kwargs)
+        self.accessLog = accessLog
+        self.channels: set[DrainingHTTPChannel] = set()
+        self.served = 0
+        self.draining = False
+        self._drained: Deferred[None] | None = None
+        self._timers: list[IDelayedCall] = []
+
+    @property
+    def inFlight(self) -> int:
+        """Requests received and not yet answered."""
+        return sum(len(channel.requests) for channel in self.channels)
+
+    def log(self, request: Request) -> None:
+        if self.accessLog:
+            super().log(request)
+
+    def drain(self, idleGrace: float, deadline: float) -> Deferred[None]:
+        """
+        Close every connection gracefully (see the module docstring).
+
+        @return: fires when no connection is left.
+        """
+        if self._drained is None:
+            self.draining = True
+            self._drained = Deferred()
+            for channel in self.channels:
+                channel.stopAfterCurrentRequest()
+            self._timers = [
+                self.reactor.callLater(idleGrace, self._closeIdle),
+                self.reactor.callLater(deadline, self._abortAll),
+            ]
+            self._checkDrained()
+        if self._drained.called:
+            return succeed(None)
+        waiting: Deferred[None] = Deferred()
+        self._drained.addCallback(lambda _: waiting.callback(None))
+        return waiting
+
+    def channelClosed(self, channel: DrainingHTTPChannel) -> None:
+        """Called by a channel when its connection is gone."""
+        self.channels.discard(channel)
+        self._checkDrained()
+
+    def _closeIdle(self) -> None:
+        for channel in list(self.channels):
+            if not channel.requests:
+                channel.loseConnection()
+
+    def _abortAll(self) -> None:
+        for channel in list(self.channels):
+            channel.transport.abortConnection()
+
+    def _checkDrained(self) -> None:
+        if self.draining and not self.channels and not self._drained.called:
+            for timer in self._timers:
+                if timer.active():
+                    timer.cancel()
+            self._drained.callback(None)
