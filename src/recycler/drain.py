@@ -42,7 +42,14 @@ class DrainingHTTPChannel(HTTPChannel):
         super().requestDone(request)
 
     def stopAfterCurrentRequest(self) -> None:
-        """Answer what is in progress with C{Connection: close}, then close."""
+        """
+        Answer what is in progress with C{Connection: close}, then close. An
+        idle connection stays persistent for now: Twisted drops requests that
+        arrive on a non-persistent connection; L{checkPersistence} closes it
+        after its next response instead.
+        """
+        if not self.requests:
+            return
         self.persistent = False
         for request in self.requests:
             if not request.startedWriting:
@@ -62,6 +69,7 @@ class DrainableSite(Site):
     """
 
     protocol = DrainingHTTPChannel
+    noisy = False
 
     def __init__(self, resource, *, accessLog: bool = False, **kwargs) -> None:
         super().__init__(resource, **kwargs)
@@ -110,7 +118,7 @@ class DrainableSite(Site):
 
     def _closeIdle(self) -> None:
         for channel in list(self.channels):
-            if not channel.requests:
+            if not channel.requests and not channel.transport.disconnecting:
                 channel.loseConnection()
 
     def _abortAll(self) -> None:

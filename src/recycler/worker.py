@@ -61,12 +61,17 @@ class WorkerOptions(usage.Options):
             raise usage.UsageError("--app is required")
 
 
-def sendEvent(kind: str, **fields: object) -> None:
-    """Write one event to the master, synchronously; drop it if the pipe is full or gone."""
+def sendEvent(kind: str, **fields: object) -> bool:
+    """
+    Write one event to the master, synchronously (each is one atomic write).
+
+    @return: whether it was written; it is dropped if the pipe is full or gone.
+    """
     try:
         os.write(messages.EVENT_FD, messages.encode(kind, **fields))
-    except (BlockingIOError, BrokenPipeError):
-        pass
+    except OSError:
+        return False
+    return True
 
 
 class MasterLink(LineOnlyReceiver):
@@ -108,7 +113,7 @@ class Worker:
         idleGrace: float,
         grace: float,
         statusInterval: float,
-        send: Callable[..., None] = sendEvent,
+        send: Callable[..., object] = sendEvent,
     ) -> None:
         self._reactor = reactor
         self.site = site
@@ -224,7 +229,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         site = siteFor(loadApp(options["app"]), reactor)
     except AppError as e:
-        sys.stderr.write(f"recycler worker: {e}\n")
+        # The master logs the reason once per crash streak, not once per attempt.
+        if not sendEvent("failed", reason=str(e)):
+            sys.stderr.write(f"recycler worker: {e}\n")
         sys.exit(EXIT_APP_ERROR)
     worker = Worker(
         reactor,

@@ -80,6 +80,7 @@ class WorkerProcess(ProcessProtocol):
     @ivar exitCode: Exit status once ended (L{None} if killed by a signal).
     @ivar exitSignal: Signal number that ended it, if any.
     @ivar drainReason: Why the master asked it to drain (C{"ttl"}, C{"stop"}, ...).
+    @ivar failure: Why the worker could not start, as it reported (e.g. an import error).
     """
 
     log = Logger()
@@ -102,6 +103,7 @@ class WorkerProcess(ProcessProtocol):
         self.exitCode: int | None = None
         self.exitSignal: int | None = None
         self.drainReason: str | None = None
+        self.failure: str | None = None
         self._clock = clock
         self._pool = pool
         self.spawnedAt = clock.seconds()
@@ -200,10 +202,14 @@ class WorkerProcess(ProcessProtocol):
         return self.readyAt is not None
 
     def exitDescription(self) -> str:
-        """C{"exit code N"} or C{"signal N"}, for logs and listings."""
+        """C{"exit code N"} or C{"signal N"}, and the reported failure if any."""
         if self.exitSignal is not None:
-            return f"signal {self.exitSignal}"
-        return f"exit code {self.exitCode}"
+            description = f"signal {self.exitSignal}"
+        else:
+            description = f"exit code {self.exitCode}"
+        if self.failure:
+            description += f": {self.failure}"
+        return description
 
     # Internals
 
@@ -223,6 +229,8 @@ class WorkerProcess(ProcessProtocol):
             self.inFlight = int(message.get("inFlight", self.inFlight))
         elif kind == "ready":
             self._becomeReady()
+        elif kind == "failed":
+            self.failure = str(message.get("reason"))
 
     def _becomeReady(self) -> None:
         if self.state is not WorkerState.STARTING:

@@ -1,0 +1,186 @@
+"""End-to-end harness: the real server in a subprocess, its JSON log, and an HTTP load.
+
+The server runs as C{python -m twisted --log-format=json recycler ...} on a free
+port; tests wait on its structured log events (with deadlines), and every
+process it started is killed when the test ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import psutil
+import treq
+from twisted.internet.defer import DeferredSemaphore, ensureDeferred, gatherResults
+from twisted.web.client import Agent, HTTPConnectionPool
+
+Event = dict[str, Any]
+
+
+class Server:
+    """
+    One running master (and its workers), started in its own session so that
+    L{kill} can always take down the whole process group.
+    """
+
+    def __init__(self, *args: str, listen: str = "tcp:0:interface=127.0.0.1") -> None:
+        self.argv = [
+            sys.executable, "-m", "twisted", "--log-format=json", "--log-file=-",
+            "recycler", "--listen", listen, *args,
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            self.argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.events: list[Event] = []
+        self.rawOutput = bytearray()
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        # jsonFileLogObserver writes each event as "\x1e" + JSON + "\n".
+        buffer = b""
+        for chunk in iter(lambda: self.process.stdout.read1(65536), b""):
+            with self._changed:
+                self.rawOutput += chunk
+                *lines, buffer = (buffer + chunk).split(b"\n")
+                self.events.extend(_parseEvents(lines))
+                self._changed.notify_all()
+        with self._changed:
+            self.events.extend(_parseEvents([buffer]))
+            self._changed.notify_all()
+
+    def waitFor(self, predicate: Callable[[list[Event]], Any], timeout: float = 15) -> Any:
+        """Block until C{predicate(events)} is truthy; return its value, or fail at the deadline."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not (result := predicate(self.events)):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(
+                        f"timed out after {timeout}s; output:\n{self.output()[-4000:]}"
+                    )
+                self._changed.wait(min(remaining, 0.1))
+            return result
+
+    def output(self) -> str:
+        return self.rawOutput.decode("utf-8", "replace")
+
+    def eventsOf(self, kind: str) -> list[Event]:
+        return [e for e in self.events if e.get("event") == kind]
+
+    def waitReady(self, count: int, timeout: float = 20) -> None:
+        """Wait until C{count} workers reported ready."""
+        self.waitFor(lambda events: len(self.eventsOf("ready")) >= count, timeout)
+
+    @property
+    def port(self) -> int:
+        return self.waitFor(lambda events: [e["port"] for e in self.eventsOf("listening")])[0]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def workerPids(self) -> set[int]:
+        """Pids of every worker ever born."""
+        return {e["pid"] for e in self.eventsOf("born")}
+
+    def liveWorkerPids(self) -> set[int]:
+        exited = {e["pid"] for e in self.eventsOf("exited")}
+        return self.workerPids() - exited
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float = 40) -> int:
+        code = self.process.wait(timeout)
+        self._reader.join(5)
+        return code
+
+    def kill(self) -> None:
+        """Kill the master and every process of its group; always safe to call."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(10)
+        self._reader.join(5)
+
+
+def _parseEvents(lines: list[bytes]) -> list[Event]:
+    events = []
+    for line in lines:
+        try:
+            events.append(json.loads(line.lstrip(b"\x1e")))
+        except ValueError:
+            pass  # not a JSON event: plain output, kept in rawOutput
+    return events
+
+
+def processGone(pid: int) -> bool:
+    """True once C{pid} has exited (a zombie waiting for its reaper counts as gone)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def acceptedConnections(pids: Sequence[int], port: int) -> int:
+    """How many TCP connections to C{port} the given processes have accepted."""
+    total = 0
+    for pid in pids:
+        try:
+            connections = psutil.Process(pid).net_connections(kind="tcp")
+        except psutil.NoSuchProcess:
+            continue
+        total += sum(
+            1 for c in connections if c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED
+        )
+    return total
+
+
+def waitUntil(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll C{predicate} every 20 ms until truthy, failing after C{timeout} seconds."""
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+    return result
+
+
+async def load(reactor, url: str, total: int, concurrency: int) -> list[tuple[Any, bytes]]:
+    """
+    Send C{total} GETs, C{concurrency} at a time, over keep-alive connections
+    with automatic retries off: any connection the server drops is a failure.
+
+    @return: (status code or exception text, body) per request.
+    """
+    pool = HTTPConnectionPool(reactor, persistent=True)
+    pool.maxPersistentPerHost = concurrency
+    pool.retryAutomatically = False
+    agent = Agent(reactor, pool=pool)
+    limit = DeferredSemaphore(concurrency)
+
+    async def one() -> tuple[Any, bytes]:
+        try:
+            response = await treq.get(url, agent=agent, timeout=30)
+            return response.code, await response.content()
+        except Exception as e:
+            return f"{type(e).__name__}: {e}", b""
+
+    try:
+        return await gatherResults([limit.run(lambda: ensureDeferred(one())) for _ in range(total)])
+    finally:
+        await pool.closeCachedConnections()

@@ -1,0 +1,104 @@
+"""End-to-end: the real twistd plugin, real worker processes, real HTTP clients."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+from collections import Counter
+
+import pytest_twisted
+from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThread
+
+from harness import acceptedConnections, load, processGone, waitUntil
+
+OK = (200, b"Request done\n")
+
+
+@pytest_twisted.ensureDeferred
+async def test_noRequestFailsWhileThePoolRecycles(startServer):
+    """500 requests, 20 at a time, over 4 workers with TTL 0-5 s: all answered, pids replaced."""
+    from twisted.internet import reactor
+
+    server = startServer("--workers", "4", "--ttl", "0:5")
+    await deferToThread(server.waitReady, 4)
+    results = await load(reactor, server.url, total=500, concurrency=20)
+    assert Counter(results) == Counter({OK: 500})
+    replaced = len(server.eventsOf("exited"))
+    assert replaced >= 2, f"only {replaced} workers were recycled during the run"
+    assert len(server.workerPids()) >= 4 + replaced
+
+
+@pytest_twisted.ensureDeferred
+async def test_sigtermFinishesEveryRequestInFlight(startServer):
+    """SIGTERM to the master while 20 requests are being served: all 20 complete, exit 0."""
+    from twisted.internet import reactor
+
+    server = startServer("--workers", "4", "--ttl", "off")
+    await deferToThread(server.waitReady, 4)
+    workers = sorted(server.liveWorkerPids())
+    requests: Deferred = Deferred.fromCoroutine(load(reactor, server.url, total=20, concurrency=20))
+    await deferToThread(
+        waitUntil,
+        lambda: acceptedConnections(workers, server.port) >= 20,
+        10,
+        "20 connections accepted by workers",
+    )
+    server.signal(signal.SIGTERM)
+    assert Counter(await requests) == Counter({OK: 20})
+    assert await deferToThread(server.wait) == 0
+    assert all(processGone(pid) for pid in workers)
+
+
+def test_masterSigkillLeavesNoWorker(startServer):
+    """If the master is SIGKILLed, every worker exits by itself within 5 s, freeing the port."""
+    server = startServer("--workers", "4", "--ttl", "off")
+    server.waitReady(4)
+    workers = server.liveWorkerPids()
+    port = server.port
+    server.process.kill()
+    waitUntil(lambda: all(processGone(pid) for pid in workers), 5, "workers to exit")
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
+
+
+def test_appThatFailsToImportKeepsTheMasterUp(startServer):
+    """A bad --app is reported clearly, retried with backoff, and never stops the master."""
+    server = startServer("--workers", "2", "--app", "no_such_module:app")
+    errors = server.waitFor(
+        lambda events: [e for e in events if e.get("log_level", {}).get("name") == "error"]
+    )
+    assert "cannot import 'no_such_module'" in errors[0]["why"]
+    server.waitFor(lambda events: len(server.eventsOf("exited")) >= 3)
+    assert len(errors) == 1, "logged once per crash streak"
+    assert server.process.poll() is None
+    server.signal(signal.SIGTERM)
+    assert server.wait() == 0
+
+
+def test_busyPortIsAClearError(startServer):
+    """A port already in use gives a one-line error and exit status 1, no traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = startServer(listen=f"tcp:{port}:interface=127.0.0.1")
+        assert server.wait(20) == 1
+    assert "cannot listen on" in server.output()
+    assert "Traceback" not in server.output()
+
+
+def test_badOptionIsAClearError():
+    """A bad command-line value prints a usage error, not a traceback."""
+    result = subprocess.run(
+        [sys.executable, "-m", "twisted", "recycler", "--workers", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0
+    assert "--workers" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
