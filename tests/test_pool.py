@@ -248,5 +248,5 @@ def test_lifecycleIsLogged(reactor):
         reactor.advance(3)
         process.exit(0)
     kinds = [e.get("event") for e in events if e.get("workerId") == 1]
-    assert kinds == ["born", "ready", "draining", "exited"]
+    assert kinds == ["born", "ready", "draining", "exited", "respawn"]
     assert events[0]["pid"] == 1000

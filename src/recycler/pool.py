@@ -133,6 +133,12 @@ class WorkerPool(Service):
                     d.callback(None)
             return
         if worker.becameReady or worker.drainReason is not None:
+            self.log.info(
+                "respawning: worker {workerId} exited ({reason})",
+                workerId=worker.workerId,
+                reason=worker.drainReason or worker.exitDescription(),
+                event="respawn",
+            )
             self._reconcile()
         else:
             self._startFailed(
