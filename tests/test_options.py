@@ -8,7 +8,8 @@ import pytest
 from twisted.python import usage
 
 from recycler.policy import TTLRange
-from recycler.tap import Options, workerCommand
+from recycler.pool import PoolConfig
+from recycler.tap import Options, poolConfig, workerCommand
 
 
 def parse(*argv: str) -> Options:
@@ -32,6 +33,38 @@ def test_ttlOff():
     assert parse("--ttl", "off")["ttl"] is None
 
 
+def test_poolConfig():
+    """Recycling options reach the pool's configuration, --max-rss in bytes."""
+    config = poolConfig(
+        parse(
+            "--overlap", "off", "--max-draining", "2", "--max-requests", "1000",
+            "--max-requests-jitter", "50", "--max-rss", "200", "--timeout", "off",
+            "--boot-timeout", "90",
+        )
+    )  # fmt: skip
+    assert config == PoolConfig(
+        target=4,
+        ttl=TTLRange(0, 5),
+        grace=30,
+        overlap=False,
+        maxDraining=2,
+        maxRequests=1000,
+        maxRequestsJitter=50,
+        maxRss=200 * 1024 * 1024,
+        timeout=None,
+        bootTimeout=90,
+    )
+
+
+def test_recyclingDefaults():
+    """By default: overlap on, one recycle at a time, 30 s hang timeout, 60 s boot timeout."""
+    config = poolConfig(parse())
+    assert (config.overlap, config.maxDraining, config.maxRequests, config.maxRss) == (
+        True, 1, None, None,
+    )  # fmt: skip
+    assert (config.timeout, config.bootTimeout) == (30, 60)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -43,6 +76,11 @@ def test_ttlOff():
         (["--listen", "unix:/tmp/x.sock"], "only tcp, tcp6"),
         (["--listen", "tcp:notaport"], "not a valid endpoint"),
         (["--app", "nocolon"], "--app"),
+        (["--overlap", "maybe"], "on or off"),
+        (["--timeout", "1"], "at least 2s"),
+        (["--max-requests", "-5"], "at least 1"),
+        (["--max-requests-jitter", "-1"], "0 or more"),
+        (["--max-draining", "0"], "at least 1"),
     ],
 )
 def test_badValuesAreUsageErrors(argv, message):
@@ -57,6 +95,7 @@ def test_workerCommand():
     assert command.executable == sys.executable
     assert command.args[1:] == [
         "-m", "recycler.worker", "--app", "m:a", "--listeners", "2", "--grace", "9.0",
+        "--status-interval", "1.0",
     ]  # fmt: skip
     assert command.env["PYTHONUNBUFFERED"] == "1"
     assert command.listenerFDs == [9, 10]

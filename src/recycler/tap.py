@@ -11,8 +11,11 @@ from twisted.python import usage
 from recycler.apps import AppError, splitAppName
 from recycler.listeners import SharedListeners, checkDescription
 from recycler.policy import TTLRange
-from recycler.pool import WorkerCommand, WorkerPool
+from recycler.pool import PoolConfig, WorkerCommand, WorkerPool
 from recycler.service import RecyclerService
+
+STATUS_INTERVAL = 1.0
+"""Seconds between worker status reports, which double as heartbeats."""
 
 
 def _positiveInt(text: str) -> int:
@@ -29,8 +32,37 @@ def _positiveFloat(text: str) -> float:
     return value
 
 
+def _secondsOrOff(text: str) -> float | None:
+    if text.strip().lower() in ("off", "0"):
+        return None
+    return _positiveFloat(text)
+
+
+def _countOrOff(text: str) -> int | None:
+    if text.strip().lower() in ("off", "0"):
+        return None
+    return _positiveInt(text)
+
+
+def _nonNegativeInt(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _onOff(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("on", "off"):
+        raise ValueError(f"expected on or off, got {text!r}")
+    return value == "on"
+
+
 _positiveInt.coerceDoc = "Must be at least 1."  # type: ignore[attr-defined]
 _positiveFloat.coerceDoc = "Seconds, greater than 0."  # type: ignore[attr-defined]
+_secondsOrOff.coerceDoc = "Seconds, or off."  # type: ignore[attr-defined]
+_countOrOff.coerceDoc = "A count, or off."  # type: ignore[attr-defined]
+_onOff.coerceDoc = "on or off."  # type: ignore[attr-defined]
 
 
 class Options(usage.Options):
@@ -55,11 +87,35 @@ class Options(usage.Options):
         ["ttl", None, "0:5", "Worker lifetime MIN:MAX in seconds, drawn per worker, or 'off'."],
         ["grace", None, 30.0, "Seconds a draining worker gets before SIGKILL.", _positiveFloat],
         ["app", None, "recycler.demo:resource", "The app each worker serves (module:name)."],
+        [
+            "overlap",
+            None,
+            True,
+            "on: a recycled worker drains only once its replacement is ready.",
+            _onOff,
+        ],
+        ["max-draining", None, 1, "Planned recycles in progress at once.", _positiveInt],
+        ["max-requests", None, None, "Recycle a worker after N requests (off).", _countOrOff],
+        [
+            "max-requests-jitter",
+            None,
+            0,
+            "Add 0..J (random per worker) to --max-requests.",
+            _nonNegativeInt,
+        ],
+        ["max-rss", None, None, "Recycle a worker using more than MB of memory.", _countOrOff],
+        ["timeout", None, 30.0, "Kill a worker silent (hung) for this long.", _secondsOrOff],
+        ["boot-timeout", None, 60.0, "Kill a worker not ready after this long.", _secondsOrOff],
     ]
 
     def postOptions(self) -> None:
         from twisted.internet import reactor
 
+        if self["timeout"] is not None and self["timeout"] < 2 * STATUS_INTERVAL:
+            raise usage.UsageError(
+                f"--timeout: workers report every {STATUS_INTERVAL:g}s; "
+                f"use at least {2 * STATUS_INTERVAL:g}s, or off"
+            )
         try:
             checkDescription(reactor, self["listen"])
         except ValueError as e:
@@ -87,9 +143,28 @@ def workerCommand(options: Options, listenerFDs: list[int]) -> WorkerCommand:
         "--grace",
         # Abort leftover connections shortly before the master's SIGKILL.
         str(max(options["grace"] - 1, options["grace"] / 2)),
+        "--status-interval",
+        str(STATUS_INTERVAL),
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return WorkerCommand(sys.executable, args, env, listenerFDs)
+
+
+def poolConfig(options: Options) -> PoolConfig:
+    """The pool's recycling policy, from the options."""
+    maxRss = options["max-rss"]
+    return PoolConfig(
+        target=options["workers"],
+        ttl=options["ttl"],
+        grace=options["grace"],
+        overlap=options["overlap"],
+        maxDraining=options["max-draining"],
+        maxRequests=options["max-requests"],
+        maxRequestsJitter=options["max-requests-jitter"],
+        maxRss=None if maxRss is None else maxRss * 1024 * 1024,
+        timeout=options["timeout"],
+        bootTimeout=options["boot-timeout"],
+    )
 
 
 def makeService(options: Options) -> IService:
@@ -97,12 +172,6 @@ def makeService(options: Options) -> IService:
     from twisted.internet import reactor
 
     def makePool(listenerFDs: list[int]) -> WorkerPool:
-        return WorkerPool(
-            reactor,
-            workerCommand(options, listenerFDs),
-            target=options["workers"],
-            ttl=options["ttl"],
-            grace=options["grace"],
-        )
+        return WorkerPool(reactor, workerCommand(options, listenerFDs), poolConfig(options))
 
     return RecyclerService(reactor, SharedListeners(reactor, [options["listen"]]), makePool)

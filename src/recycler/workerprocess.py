@@ -1,21 +1,24 @@
 """The master's view of one worker process: a ProcessProtocol that owns its timers.
 
 A L{WorkerProcess} arms the worker's time-to-live once the worker reports ready,
-asks it to drain over the control pipe, arms the SIGKILL deadline, relays its
-stdout/stderr into the master's log, and cancels every pending call when the
-process ends, so no signal can ever reach a recycled pid.
+watches its heartbeat (and its boot deadline), asks it to drain over the control
+pipe, arms the SIGKILL deadline, relays its stdout/stderr into the master's log,
+and cancels every pending call when the process ends, so no signal can ever
+reach a recycled pid.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from typing import Any
 from typing import Protocol as TypingProtocol
 
+import attrs
 from twisted.internet.error import ProcessDone, ProcessExitedAlready, ProcessTerminated
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import ProcessProtocol
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
 from recycler import messages
@@ -35,9 +38,31 @@ class PoolCallbacks(TypingProtocol):
 
     def workerReady(self, worker: WorkerProcess) -> None: ...
 
-    def workerExpired(self, worker: WorkerProcess) -> None: ...
+    def workerWantsRecycling(self, worker: WorkerProcess, reason: str) -> None: ...
 
     def workerEnded(self, worker: WorkerProcess) -> None: ...
+
+    def workerEvent(self, event: dict[str, Any]) -> None: ...
+
+
+@attrs.frozen
+class WorkerLimits:
+    """
+    The limits one worker lives under, drawn by the pool when it is spawned.
+
+    @ivar ttl: Seconds it may serve once ready, or L{None}.
+    @ivar maxRequests: Requests after which it is recycled, or L{None}.
+    @ivar grace: Seconds it gets to drain before SIGKILL.
+    @ivar timeout: Seconds a ready worker may stay silent (no heartbeat) before
+        it is considered hung and killed, or L{None}.
+    @ivar bootTimeout: Seconds it may take to become ready, or L{None}.
+    """
+
+    ttl: float | None = None
+    maxRequests: int | None = None
+    grace: float = 30.0
+    timeout: float | None = None
+    bootTimeout: float | None = None
 
 
 class _LineSplitter:
@@ -72,44 +97,39 @@ class WorkerProcess(ProcessProtocol):
     One worker process, seen from the master.
 
     @ivar workerId: Generation number; never reused within a master's life.
-    @ivar ttl: Lifetime in seconds, drawn at spawn; L{None} means no TTL.
-    @ivar grace: Seconds a draining worker has before it is killed with SIGKILL.
+    @ivar limits: The L{WorkerLimits} it was spawned with.
     @ivar state: The current L{WorkerState}.
     @ivar served: Requests completed, as last reported by the worker.
     @ivar inFlight: Requests in progress, as last reported by the worker.
+    @ivar recycleReason: Why it is being recycled (C{"ttl"}, C{"max-requests"},
+        C{"manual"}, C{"timeout"}, ...), or L{None}.
+    @ivar killed: Whether the master had to SIGKILL it.
+    @ivar failure: Why the worker could not start, as it reported (e.g. an import error).
     @ivar exitCode: Exit status once ended (L{None} if killed by a signal).
     @ivar exitSignal: Signal number that ended it, if any.
-    @ivar drainReason: Why the master asked it to drain (C{"ttl"}, C{"stop"}, ...).
-    @ivar failure: Why the worker could not start, as it reported (e.g. an import error).
     """
 
     log = Logger()
 
     def __init__(
-        self,
-        workerId: int,
-        clock: IReactorTime,
-        pool: PoolCallbacks,
-        ttl: float | None,
-        grace: float,
+        self, workerId: int, clock: IReactorTime, pool: PoolCallbacks, limits: WorkerLimits
     ) -> None:
         self.workerId = workerId
-        self.ttl = ttl
-        self.grace = grace
+        self.limits = limits
         self.state = WorkerState.STARTING
         self.pid: int | None = None
         self.served = 0
         self.inFlight = 0
+        self.recycleReason: str | None = None
+        self.killed = False
+        self.failure: str | None = None
         self.exitCode: int | None = None
         self.exitSignal: int | None = None
-        self.drainReason: str | None = None
-        self.failure: str | None = None
         self._clock = clock
         self._pool = pool
         self.spawnedAt = clock.seconds()
         self.readyAt: float | None = None
-        self._ttlCall: IDelayedCall | None = None
-        self._killCall: IDelayedCall | None = None
+        self._timers: dict[str, IDelayedCall] = {}
         self._events = _LineSplitter(self._eventLine)
         self._output = {
             fd: _LineSplitter(lambda line, fd=fd: self._outputLine(fd, line)) for fd in (1, 2)
@@ -119,14 +139,16 @@ class WorkerProcess(ProcessProtocol):
 
     def connectionMade(self) -> None:
         self.pid = self.transport.pid
-        self.log.info(
+        ttl = self.limits.ttl
+        self._event(
+            "born",
             "worker {workerId} born: pid {pid}, ttl {ttl}",
-            workerId=self.workerId,
-            pid=self.pid,
-            ttl="off" if self.ttl is None else f"{self.ttl:.3f}s",
-            event="born",
-            ttlSeconds=self.ttl,
+            ttl="off" if ttl is None else f"{ttl:.3f}s",
+            ttlSeconds=ttl,
+            maxRequests=self.limits.maxRequests,
         )
+        if self.limits.bootTimeout is not None:
+            self._arm("boot", self.limits.bootTimeout, self.kill, "boot-timeout")
 
     def childDataReceived(self, childFD: int, data: bytes) -> None:
         if childFD == messages.EVENT_FD:
@@ -142,15 +164,14 @@ class WorkerProcess(ProcessProtocol):
         if reason.check(ProcessDone, ProcessTerminated):
             self.exitCode = reason.value.exitCode
             self.exitSignal = reason.value.signal
-        self.log.info(
+        self._event(
+            "exited",
             "worker {workerId} exited: pid {pid}, {status}, served {served}",
-            workerId=self.workerId,
-            pid=self.pid,
             status=self.exitDescription(),
             served=self.served,
             exitCode=self.exitCode,
             exitSignal=self.exitSignal,
-            event="exited",
+            reason=self.recycleReason,
         )
         self._pool.workerEnded(self)
 
@@ -159,36 +180,32 @@ class WorkerProcess(ProcessProtocol):
     def drain(self, reason: str) -> None:
         """
         Ask the worker to stop accepting, finish what it has and exit; SIGKILL
-        it if it is still alive after C{grace} seconds. Idempotent.
+        it if it is still alive after its grace. Idempotent.
         """
         if self.state not in (WorkerState.STARTING, WorkerState.READY):
             return
         self.state = WorkerState.DRAINING
-        self.drainReason = reason
+        if self.recycleReason is None:
+            self.recycleReason = reason
         self._cancelTimers()
-        self.log.info(
+        self._event(
+            "draining",
             "worker {workerId} draining ({reason}): pid {pid}, in flight {inFlight}",
-            workerId=self.workerId,
-            reason=reason,
-            pid=self.pid,
+            reason=self.recycleReason,
             inFlight=self.inFlight,
-            event="draining",
         )
         self.transport.writeToChild(messages.COMMAND_FD, messages.encode("drain"))
-        self._killCall = self._clock.callLater(self.grace, self.kill, "grace expired")
+        self._arm("kill", self.limits.grace, self.kill, "grace expired")
 
     def kill(self, why: str) -> None:
-        """SIGKILL the worker now, unless it has already gone."""
-        self._killCall = None
+        """SIGKILL the worker now, unless it has already gone; C{why} becomes its reason."""
         if self.state is WorkerState.EXITED:
             return
-        self.log.warn(
-            "worker {workerId} killed ({why}): pid {pid}",
-            workerId=self.workerId,
-            why=why,
-            pid=self.pid,
-            event="killed",
-        )
+        self._cancelTimers()
+        if self.recycleReason is None or why in ("timeout", "boot-timeout"):
+            self.recycleReason = why
+        self.killed = True
+        self._event("killed", "worker {workerId} killed ({why}): pid {pid}", LogLevel.warn, why=why)
         try:
             self.transport.signalProcess("KILL")
         except ProcessExitedAlready:
@@ -200,6 +217,11 @@ class WorkerProcess(ProcessProtocol):
     def becameReady(self) -> bool:
         """Whether the worker ever reported ready."""
         return self.readyAt is not None
+
+    def ttlLeft(self, now: float) -> float | None:
+        """Seconds until the TTL expires, or L{None} if no TTL is counting down."""
+        call = self._timers.get("ttl")
+        return None if call is None else max(0.0, call.getTime() - now)
 
     def exitDescription(self) -> str:
         """C{"exit code N"} or C{"signal N"}, and the reported failure if any."""
@@ -223,34 +245,43 @@ class WorkerProcess(ProcessProtocol):
                 line=line[:200],
             )
             return
+        silence = self._timers.get("silence")
+        if silence is not None and self.limits.timeout is not None:
+            silence.reset(self.limits.timeout)
         kind = message["kind"]
         if kind == "status":
-            self.served = int(message.get("served", self.served))
-            self.inFlight = int(message.get("inFlight", self.inFlight))
+            self._status(message)
         elif kind == "ready":
             self._becomeReady()
         elif kind == "failed":
             self.failure = str(message.get("reason"))
 
+    def _status(self, message: dict[str, Any]) -> None:
+        try:
+            self.served = int(message.get("served", self.served))
+            self.inFlight = int(message.get("inFlight", self.inFlight))
+        except (TypeError, ValueError):
+            return
+        limit = self.limits.maxRequests
+        if limit is not None and self.served >= limit and self.state is WorkerState.READY:
+            self._pool.workerWantsRecycling(self, "max-requests")
+
     def _becomeReady(self) -> None:
         if self.state is not WorkerState.STARTING:
             return
+        self._cancelTimers()
         self.state = WorkerState.READY
         self.readyAt = self._clock.seconds()
-        self.log.info(
+        self._event(
+            "ready",
             "worker {workerId} ready: pid {pid} in {startup:.3f}s",
-            workerId=self.workerId,
-            pid=self.pid,
             startup=self.readyAt - self.spawnedAt,
-            event="ready",
         )
-        if self.ttl is not None:
-            self._ttlCall = self._clock.callLater(self.ttl, self._expire)
+        if self.limits.ttl is not None:
+            self._arm("ttl", self.limits.ttl, self._pool.workerWantsRecycling, self, "ttl")
+        if self.limits.timeout is not None:
+            self._arm("silence", self.limits.timeout, self.kill, "timeout")
         self._pool.workerReady(self)
-
-    def _expire(self) -> None:
-        self._ttlCall = None
-        self._pool.workerExpired(self)
 
     def _outputLine(self, fd: int, line: bytes) -> None:
         self.log.info(
@@ -260,8 +291,23 @@ class WorkerProcess(ProcessProtocol):
             stream="stdout" if fd == 1 else "stderr",
         )
 
+    def _event(
+        self, kind: str, format: str, level: LogLevel = LogLevel.info, **fields: Any
+    ) -> None:
+        """Log a lifecycle event and tell the pool (which relays it to watchers)."""
+        fields = {"event": kind, "workerId": self.workerId, "pid": self.pid, **fields}
+        self.log.emit(level, format, **fields)
+        self._pool.workerEvent(fields)
+
+    def _arm(self, name: str, delay: float, f: Callable[..., object], *args: object) -> None:
+        def fire() -> None:
+            del self._timers[name]
+            f(*args)
+
+        self._timers[name] = self._clock.callLater(delay, fire)
+
     def _cancelTimers(self) -> None:
-        for call in (self._ttlCall, self._killCall):
-            if call is not None and call.active():
+        timers, self._timers = self._timers, {}
+        for call in timers.values():
+            if call.active():
                 call.cancel()
-        self._ttlCall = self._killCall = None
