@@ -14,7 +14,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from recycler.listeners import SharedListeners
-from recycler.pool import WorkerPool
+from recycler.pool import PoolError, WorkerPool
 
 EXIT_CANNOT_LISTEN = 1
 """Exit status of a master that could not bind its sockets."""
@@ -57,7 +57,7 @@ class RecyclerService(Service):
             self._binding = self.listeners.listen()
         self._binding.addCallbacks(self._startPool, self._cannotListen)
         if self._installSignalHandlers:
-            self._reactor.callWhenRunning(self._handleStopSignals)
+            self._reactor.callWhenRunning(self._handleSignals)
 
     def stopService(self) -> Deferred[object]:
         super().stopService()
@@ -81,15 +81,40 @@ class RecyclerService(Service):
         self._reactor.addSystemEventTrigger("after", "shutdown", _exitNow, EXIT_CANNOT_LISTEN)
         self._reactor.callWhenRunning(self._reactor.stop)
 
-    def _handleStopSignals(self) -> None:
-        """SIGTERM and SIGINT stop gracefully and exit 0 (the reactor's own handlers re-raise)."""
+    def _handleSignals(self) -> None:
+        """
+        Install the master's signal handlers (replacing the reactor's, which
+        re-raise the signal at exit instead of exiting 0):
 
-        def stop(signum: int, frame: object) -> None:
-            self.log.info("got signal {signal}: draining workers", signal=signum)
-            self._reactor.callFromThread(self._stopOnce)
+         - SIGTERM, SIGINT: drain every worker, close the sockets, exit 0;
+         - SIGHUP: rolling reload of every worker (as the admin C{reload});
+         - SIGTTIN, SIGTTOU: one worker more, one fewer (gunicorn's convention).
+        """
+        actions: dict[int, Callable[[], None]] = {
+            signal.SIGTERM: self._stopOnce,
+            signal.SIGINT: self._stopOnce,
+            signal.SIGHUP: lambda: self._poolRequest(lambda pool: pool.reload()),
+            signal.SIGTTIN: lambda: self._poolRequest(lambda pool: pool.spawn(1)),
+            signal.SIGTTOU: lambda: self._poolRequest(lambda pool: pool.scale(pool.target - 1)),
+        }
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        def handle(signum: int, frame: object) -> None:
+            self._reactor.callFromThread(self._onSignal, signum, actions[signum])
+
+        for signum in actions:
+            signal.signal(signum, handle)
+
+    def _onSignal(self, signum: int, action: Callable[[], None]) -> None:
+        self.log.info("got {signal}", signal=signal.Signals(signum).name)
+        action()
+
+    def _poolRequest(self, request: Callable[[WorkerPool], None]) -> None:
+        if self.pool is None or not self.pool.running:
+            return
+        try:
+            request(self.pool)
+        except PoolError as e:
+            self.log.warn("{error}", error=str(e))
 
     def _stopOnce(self) -> None:
         if self._reactor.running and not self._stopRequested:

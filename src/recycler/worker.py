@@ -180,10 +180,33 @@ def adoptListeners(
     for offset in range(count):
         sock = socket.socket(fileno=messages.FIRST_LISTENER_FD + offset)
         try:
-            ports.append(reactor.adoptStreamPort(sock.fileno(), sock.family, factory))
+            port = reactor.adoptStreamPort(sock.fileno(), sock.family, factory)
         finally:
             sock.close()
+        acceptOnePerWakeup(port)
+        ports.append(port)
     return ports
+
+
+def acceptOnePerWakeup(port: IListeningPort) -> None:
+    """
+    Make C{port} accept one connection each time the socket is readable.
+
+    Every worker polls the same socket and the kernel wakes them all; Twisted
+    accepts up to 100 connections per wake-up (adaptively), so the first worker
+    to run takes a whole burst. One accept per wake-up spreads a burst over the
+    workers (docs/benchmarks.md has the measured split). C{numberAccepts} is
+    reset by every C{doRead}, so it is pinned before each call.
+    """
+    if not hasattr(port, "numberAccepts"):
+        return
+    doRead = port.doRead
+
+    def doReadOne() -> object:
+        port.numberAccepts = 1
+        return doRead()
+
+    port.doRead = doReadOne
 
 
 def _beginLogging() -> None:
