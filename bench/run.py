@@ -123,6 +123,52 @@ def seedScenario(requests: int) -> list[tuple[str, dict[str, float]]]:
     return rows
 
 
+def wrk(url: str, connections: int, seconds: int) -> dict[str, float]:
+    """Run wrk (keep-alive, bounded by C{seconds}) and parse req/s and socket errors."""
+    output = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    ).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return {
+        "rps": float(rps.group(1)) if rps else 0.0,
+        "errors": float(sum(map(int, errors.groups()))) if errors else 0.0,
+    }
+
+
+def servedShares(server: Server) -> list[float]:
+    """Each worker's share of the requests, largest first, read from its exit event."""
+    served = sorted((e["served"] for e in server.eventsOf("exited")), reverse=True)
+    total = sum(served) or 1
+    return [100 * n / total for n in served]
+
+
+def balanceScenario(quick: bool) -> str:
+    """How evenly 4 workers share a load (hello app, no recycling)."""
+    lines = [
+        "| load | req/s | requests per worker (%) |",
+        "|---|---|---|",
+    ]
+    loads = [
+        ("ab -c 50 -n 20000 (a connection per request)", lambda url: ab(url, 50, 20000)),
+        ("wrk -c 50 -d 10s (keep-alive)", lambda url: wrk(url, 50, 10)),
+    ]
+    if quick:
+        loads = [("ab -c 50 -n 2000", lambda url: ab(url, 50, 2000))]
+    for name, run in loads:
+        with recycler("--ttl", "off", "--app", "recycler.demo:hello") as (url, server):
+            result = run(url)
+        shares = " / ".join(f"{share:.0f}" for share in servedShares(server))
+        lines.append(f"| {name} | {result['rps']:.0f} | {shares} |")
+        print(f"  balance {name}: {result} {shares}", file=sys.stderr)
+    return "\n".join(lines)
+
+
 def table(rows: list[tuple[str, dict[str, float]]], baseline: str) -> str:
     base = dict(rows)[baseline]["rps"]
     lines = [
@@ -170,8 +216,11 @@ def main() -> None:
     requests = 100 if args.quick else 500
     rows = seedScenario(requests)
     text = (
-        f"Seed workload, `ab -r -c 20 -n {requests}` (1 s per request, 4 workers); "
-        f"{describeMachine()}.\n\n" + table(rows, "recycler, recycling off")
+        f"Measured on {describeMachine()}.\n\n"
+        f"### Seed workload\n\n`ab -r -c 20 -n {requests}`, 1 s per request, 4 workers.\n\n"
+        + table(rows, "recycler, recycling off")
+        + "\n\n### Load balance\n\n4 workers, `recycler.demo:hello`, no recycling; each "
+        "worker's share of the requests, from its final counters.\n\n" + balanceScenario(args.quick)
     )
     print(text)
     if not args.quick:
