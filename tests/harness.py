@@ -31,10 +31,15 @@ class Server:
     L{kill} can always take down the whole process group.
     """
 
-    def __init__(self, *args: str, listen: str = "tcp:0:interface=127.0.0.1") -> None:
+    def __init__(
+        self,
+        *args: str,
+        listen: str = "tcp:0:interface=127.0.0.1",
+        admin: str = "tcp:0:interface=127.0.0.1",
+    ) -> None:
         self.argv = [
             sys.executable, "-m", "twisted", "--log-format=json", "--log-file=-",
-            "recycler", "--listen", listen, *args,
+            "recycler", "--listen", listen, "--admin", admin, *args,
         ]  # fmt: skip
         self.process = subprocess.Popen(
             self.argv,
@@ -87,6 +92,10 @@ class Server:
     @property
     def port(self) -> int:
         return self.waitFor(lambda events: [e["port"] for e in self.eventsOf("listening")])[0]
+
+    @property
+    def adminPort(self) -> int:
+        return self.waitFor(lambda events: [e["port"] for e in self.eventsOf("admin-listening")])[0]
 
     @property
     def url(self) -> str:

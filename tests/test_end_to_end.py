@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections import Counter
 
+import pytest
 import pytest_twisted
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
@@ -79,16 +80,18 @@ def test_appThatFailsToImportKeepsTheMasterUp(startServer):
     assert server.wait() == 0
 
 
-def test_busyPortIsAClearError(startServer):
-    """A port already in use gives a one-line error and exit status 1, no traceback."""
+@pytest.mark.parametrize("which", ["listen", "admin"])
+def test_busyPortIsAClearError(startServer, which):
+    """A serving or admin port already in use: a one-line error, exit status 1, no traceback."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        server = startServer(listen=f"tcp:{port}:interface=127.0.0.1")
+        server = startServer(**{which: f"tcp:{port}:interface=127.0.0.1"})
         assert server.wait(20) == 1
-    assert "cannot listen on" in server.output()
+    assert f"cannot listen: Couldn't listen on 127.0.0.1:{port}" in server.output()
     assert "Traceback" not in server.output()
+    assert server.workerPids() == set()
 
 
 def test_badOptionIsAClearError():

@@ -93,9 +93,9 @@ def test_workerCommand():
     """Workers run this interpreter with the app, socket count and a grace under the master's."""
     command = workerCommand(parse("--app", "m:a", "--grace", "10"), [9, 10])
     assert command.executable == sys.executable
-    assert command.args[1:] == [
-        "-m", "recycler.worker", "--app", "m:a", "--listeners", "2", "--grace", "9.0",
-        "--status-interval", "1.0",
+    assert command.argv()[1:] == [
+        "-m", "recycler.worker", "--app", "m:a", "--grace", "9.0", "--status-interval", "1.0",
+        "--listeners", "2",
     ]  # fmt: skip
     assert command.env["PYTHONUNBUFFERED"] == "1"
     assert command.listenerFDs == [9, 10]

@@ -58,7 +58,7 @@ def test_startSpawnsTargetWorkersWithTheSharedSockets(reactor):
     makePool(reactor, target=3).startService()
     assert len(reactor.processes) == 3
     process = reactor.processes[0]
-    assert process.args == ["/py", "-m", "recycler.worker"]
+    assert process.args == ["/py", "-m", "recycler.worker", "--listeners", "1"]
     assert process.env == {"A": "1"}
     assert process.childFDs == {0: "w", 1: "r", 2: "r", 3: "w", 4: "r", 5: 7}
     assert process.closedFDs == [0]
@@ -489,6 +489,22 @@ def test_observersSeeWorkerEvents(reactor):
     pool.removeObserver(seen.append)
     process.exit(0)
     assert [e["event"] for e in seen] == ["born", "ready", "draining", "born"]
+
+
+def test_failingObserverIsRemoved(reactor):
+    """An observer that raises is logged and dropped; the pool and other observers go on."""
+    pool = makePool(reactor, target=1)
+    seen = []
+
+    def broken(event):
+        raise RuntimeError("boom")
+
+    pool.addObserver(broken)
+    pool.addObserver(seen.append)
+    with capturedLogs() as events:
+        startReady(reactor, pool)
+    assert [e["event"] for e in seen] == ["born", "ready"]
+    assert sum(1 for e in events if "log_failure" in e) == 1
 
 
 # Counters and logs

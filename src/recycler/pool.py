@@ -79,7 +79,7 @@ class WorkerCommand:
     How to start one worker process.
 
     @ivar executable: Program to run (normally C{sys.executable}).
-    @ivar args: Full argv, C{args[0]} included.
+    @ivar args: Full argv, C{args[0]} included, less C{--listeners}.
     @ivar env: The worker's environment.
     @ivar listenerFDs: The master's fds of the shared listening sockets; the
         worker receives them as fds 5, 6, ...
@@ -89,6 +89,10 @@ class WorkerCommand:
     args: Sequence[str]
     env: Mapping[str, str]
     listenerFDs: Sequence[int] = ()
+
+    def argv(self) -> list[str]:
+        """C{args}, telling the worker how many listening sockets it gets."""
+        return [*self.args, "--listeners", str(len(self.listenerFDs))]
 
     def childFDs(self) -> dict[int, int | str]:
         """The C{childFDs} mapping for C{spawnProcess}."""
@@ -277,7 +281,11 @@ class WorkerPool(Service):
 
     def workerEvent(self, event: dict[str, Any]) -> None:
         for observer in list(self._observers):
-            observer(event)
+            try:
+                observer(event)
+            except Exception:
+                self.log.failure("pool observer {observer!r} failed; removed", observer=observer)
+                self.removeObserver(observer)
 
     def workerReady(self, worker: WorkerProcess) -> None:
         if self.crashStreak:
@@ -402,7 +410,7 @@ class WorkerPool(Service):
             self._reactor.spawnProcess(
                 worker,
                 self.command.executable,
-                list(self.command.args),
+                self.command.argv(),
                 env=dict(self.command.env),
                 childFDs=self.command.childFDs(),
             )

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
+import attrs
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, FirstError, succeed
-from twisted.internet.interfaces import IReactorCore
+from twisted.internet import endpoints
+from twisted.internet.defer import Deferred, DeferredList, FirstError, succeed
+from twisted.internet.interfaces import IListeningPort, IReactorCore
+from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -22,12 +25,13 @@ EXIT_CANNOT_LISTEN = 1
 
 class RecyclerService(Service):
     """
-    Binds the shared sockets (in C{privilegedStartService}, so a privileged port
-    works with C{twistd --uid}), then starts the pool with their fds. Stopping
-    drains every worker before it closes the sockets: closing them first would
-    shut down every worker's listener.
+    Binds the shared sockets and the admin port (in C{privilegedStartService},
+    so a privileged port works with C{twistd --uid}), then starts the pool with
+    the sockets' fds. Stopping drains every worker before it closes the shared
+    sockets: closing them first would shut down every worker's listener.
 
-    @ivar pool: The worker pool, once the sockets are bound.
+    @ivar pool: The worker pool.
+    @ivar admin: The admin endpoint description and the factory serving it, or L{None}.
     """
 
     log = Logger()
@@ -36,48 +40,74 @@ class RecyclerService(Service):
         self,
         reactor: IReactorCore,
         listeners: SharedListeners,
-        makePool: Callable[[Sequence[int]], WorkerPool],
+        pool: WorkerPool,
+        admin: tuple[str, Factory] | None = None,
         installSignalHandlers: bool = True,
     ) -> None:
         self._reactor = reactor
         self.listeners = listeners
-        self._makePool = makePool
+        self.pool = pool
+        self.admin = admin
         self._installSignalHandlers = installSignalHandlers
         self._binding: Deferred[object] | None = None
+        self._adminPort: IListeningPort | None = None
         self._stopRequested = False
-        self.pool: WorkerPool | None = None
 
     def privilegedStartService(self) -> None:
         super().privilegedStartService()
-        self._binding = self.listeners.listen()
+        self._bind()
 
     def startService(self) -> None:
         super().startService()
-        if self._binding is None:
-            self._binding = self.listeners.listen()
-        self._binding.addCallbacks(self._startPool, self._cannotListen)
+        self._bind().addCallbacks(self._startPool, self._cannotListen)
         if self._installSignalHandlers:
             self._reactor.callWhenRunning(self._handleSignals)
 
     def stopService(self) -> Deferred[object]:
         super().stopService()
-        stopped = succeed(None) if self.pool is None else self.pool.stopService()
-        stopped.addCallback(lambda _: self.listeners.close())
+        stopped = self.pool.stopService() if self.pool.running else succeed(None)
+        stopped.addCallback(lambda _: self._close())
         return stopped
 
-    def _startPool(self, ports: object) -> None:
+    def _bind(self) -> Deferred[object]:
+        if self._binding is None:
+            self._binding = self.listeners.listen()
+            if self.admin is not None:
+                self._binding.addCallback(lambda _: self._bindAdmin(*self.admin))
+        return self._binding
+
+    def _bindAdmin(self, description: str, factory: Factory) -> Deferred[object]:
+        def bound(port: IListeningPort) -> None:
+            self._adminPort = port
+            address = port.getHost()
+            self.log.info(
+                "admin port on {description} ({address})",
+                description=description,
+                address=getattr(address, "name", None) or f"{address.host}:{address.port}",
+                event="admin-listening",
+                port=getattr(address, "port", None),
+            )
+
+        listening = endpoints.serverFromString(self._reactor, description).listen(factory)
+        return listening.addCallback(bound)
+
+    def _startPool(self, _: object) -> None:
         if self.running:
-            self.pool = self._makePool(self.listeners.filenos())
+            self.pool.command = attrs.evolve(
+                self.pool.command, listenerFDs=self.listeners.filenos()
+            )
             self.pool.startService()
+
+    def _close(self) -> Deferred[object]:
+        ports = [self.listeners.close()]
+        if self._adminPort is not None:
+            ports.append(self._adminPort.stopListening())
+        return DeferredList(ports)
 
     def _cannotListen(self, failure: Failure) -> None:
         if failure.check(FirstError):
             failure = failure.value.subFailure
-        self.log.critical(
-            "cannot listen on {descriptions}: {error}",
-            descriptions=", ".join(self.listeners.descriptions),
-            error=failure.getErrorMessage(),
-        )
+        self.log.critical("cannot listen: {error}", error=failure.getErrorMessage())
         self._reactor.addSystemEventTrigger("after", "shutdown", _exitNow, EXIT_CANNOT_LISTEN)
         self._reactor.callWhenRunning(self._reactor.stop)
 
@@ -109,7 +139,7 @@ class RecyclerService(Service):
         action()
 
     def _poolRequest(self, request: Callable[[WorkerPool], None]) -> None:
-        if self.pool is None or not self.pool.running:
+        if not self.pool.running:
             return
         try:
             request(self.pool)

@@ -6,8 +6,10 @@ import os
 import sys
 
 from twisted.application.service import IService
+from twisted.internet import endpoints
 from twisted.python import usage
 
+from recycler.admin import AdminFactory
 from recycler.apps import AppError, splitAppName
 from recycler.listeners import SharedListeners, checkDescription
 from recycler.policy import TTLRange
@@ -106,6 +108,14 @@ class Options(usage.Options):
         ["max-rss", None, None, "Recycle a worker using more than MB of memory.", _countOrOff],
         ["timeout", None, 30.0, "Kill a worker silent (hung) for this long.", _secondsOrOff],
         ["boot-timeout", None, 60.0, "Kill a worker not ready after this long.", _secondsOrOff],
+        [
+            "admin",
+            None,
+            "tcp:10081:interface=127.0.0.1",
+            "Admin port endpoint (tcp or unix:PATH), or 'none'.",
+        ],
+        ["admin-token", None, None, "Clients must send 'auth TOKEN' before any command."],
+        ["admin-token-file", None, None, "Read the admin token from this file."],
     ]
 
     def postOptions(self) -> None:
@@ -128,18 +138,40 @@ class Options(usage.Options):
             splitAppName(self["app"])
         except AppError as e:
             raise usage.UsageError(f"--app: {e}") from None
+        self._checkAdmin(reactor)
+
+    def _checkAdmin(self, reactor: object) -> None:
+        if self["admin"].strip().lower() == "none":
+            self["admin"] = None
+        else:
+            try:
+                endpoints.serverFromString(reactor, self["admin"])
+            except (ValueError, TypeError, KeyError) as e:
+                raise usage.UsageError(f"--admin: {self['admin']!r} is not valid: {e}") from None
+        if self["admin-token-file"]:
+            if self["admin-token"]:
+                raise usage.UsageError("give --admin-token or --admin-token-file, not both")
+            try:
+                with open(self["admin-token-file"]) as f:
+                    self["admin-token"] = f.read().strip()
+            except OSError as e:
+                raise usage.UsageError(f"--admin-token-file: {e}") from None
+        token = self["admin-token"]
+        if token is not None and (not token or len(token.split()) != 1):
+            raise usage.UsageError("the admin token must be one word, without spaces")
 
 
 def workerCommand(options: Options, listenerFDs: list[int]) -> WorkerCommand:
-    """The command line and environment each worker starts with."""
+    """
+    The command line and environment each worker starts with; the service fills
+    in C{listenerFDs} once the sockets are bound.
+    """
     args = [
         sys.executable,
         "-m",
         "recycler.worker",
         "--app",
         options["app"],
-        "--listeners",
-        str(len(listenerFDs)),
         "--grace",
         # Abort leftover connections shortly before the master's SIGKILL.
         str(max(options["grace"] - 1, options["grace"] / 2)),
@@ -171,7 +203,8 @@ def makeService(options: Options) -> IService:
     """Build the master service from parsed options."""
     from twisted.internet import reactor
 
-    def makePool(listenerFDs: list[int]) -> WorkerPool:
-        return WorkerPool(reactor, workerCommand(options, listenerFDs), poolConfig(options))
-
-    return RecyclerService(reactor, SharedListeners(reactor, [options["listen"]]), makePool)
+    pool = WorkerPool(reactor, workerCommand(options, []), poolConfig(options))
+    admin = None
+    if options["admin"] is not None:
+        admin = (options["admin"], AdminFactory(pool, reactor, token=options["admin-token"]))
+    return RecyclerService(reactor, SharedListeners(reactor, [options["listen"]]), pool, admin)
