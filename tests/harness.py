@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -193,3 +194,44 @@ async def load(reactor, url: str, total: int, concurrency: int) -> list[tuple[An
         return await gatherResults([limit.run(lambda: ensureDeferred(one())) for _ in range(total)])
     finally:
         await pool.closeCachedConnections()
+
+
+class AdminClient:
+    """A blocking client of the admin port: one command, then the reply's lines."""
+
+    def __init__(self, port: int, timeout: float = 10) -> None:
+        self.socket = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self._file = self.socket.makefile("rb")
+
+    def send(self, data: bytes) -> None:
+        self.socket.sendall(data)
+
+    def readLine(self) -> str:
+        line = self._file.readline()
+        if not line:
+            raise ConnectionError("the admin port closed the connection")
+        return line.decode().rstrip("\r\n")
+
+    def command(self, line: str) -> list[str]:
+        """Send a text-mode command; return its lines up to and including C{ok} or C{error:}."""
+        self.send(line.encode() + b"\n")
+        lines = []
+        while True:
+            lines.append(self.readLine())
+            if lines[-1] == "ok" or lines[-1].startswith("error:"):
+                return lines
+
+    def json(self, line: str) -> dict[str, Any]:
+        """Send a command with C{--json}; return the parsed reply."""
+        self.send(line.encode() + b" --json\n")
+        return json.loads(self.readLine())
+
+    def close(self) -> None:
+        self._file.close()
+        self.socket.close()
+
+    def __enter__(self) -> AdminClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -11,7 +11,7 @@ import pytest_twisted
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 
-from harness import acceptedConnections, load, waitUntil
+from harness import AdminClient, acceptedConnections, load, waitUntil
 
 OK = (200, b"Request done\n")
 
@@ -68,6 +68,9 @@ def test_crashLoopIsBoundedAndTheMasterStaysUp(startServer):
     attempts = len(server.eventsOf("born")) - bornBefore
     assert attempts <= 3, f"{attempts} spawn attempts in 6 s"
     assert server.process.poll() is None
+    with AdminClient(server.adminPort) as admin:
+        backoff = admin.json("list")["backoff"]
+    assert backoff["streak"] >= 4
     server.signal(signal.SIGTERM)
     assert server.wait() == 0
 
