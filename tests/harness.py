@@ -37,16 +37,34 @@ class Server:
         *args: str,
         listen: str = "tcp:0:interface=127.0.0.1",
         admin: str = "tcp:0:interface=127.0.0.1",
+        inheritSocket: socket.socket | None = None,
     ) -> None:
+        """
+        @param inheritSocket: Hand this listening socket to the master as systemd
+            socket activation does (fd 3, C{LISTEN_FDS}, C{LISTEN_FDNAMES},
+            C{LISTEN_PID}).
+        """
         self.argv = [
             sys.executable, "-m", "twisted", "--log-format=json", "--log-file=-",
             "recycler", "--listen", listen, "--admin", admin, *args,
         ]  # fmt: skip
+        command, passFDs = self.argv, ()
+        if inheritSocket is not None:
+            fd = inheritSocket.fileno()
+            # exec keeps the pid, so LISTEN_PID names the master, as systemd's does.
+            script = (
+                f"import os, sys; os.dup2({fd}, 3); os.close({fd}); "
+                "os.environ.update(LISTEN_FDS='1', LISTEN_FDNAMES='http', "
+                "LISTEN_PID=str(os.getpid())); "
+                "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+            )
+            command, passFDs = [sys.executable, "-c", script, *self.argv[1:]], (fd,)
         self.process = subprocess.Popen(
-            self.argv,
+            command,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            pass_fds=passFDs,
         )
         self.events: list[Event] = []
         self.rawOutput = bytearray()
@@ -92,7 +110,16 @@ class Server:
 
     @property
     def port(self) -> int:
-        return self.waitFor(lambda events: [e["port"] for e in self.eventsOf("listening")])[0]
+        return self.ports()[0]
+
+    def ports(self, count: int = 1) -> list[int]:
+        """The ports of the first C{count} listening sockets, in --listen order."""
+
+        def found(events: list[Event]) -> list[int] | None:
+            ports = [e["port"] for e in self.eventsOf("listening")]
+            return ports if len(ports) >= count else None
+
+        return self.waitFor(found)
 
     @property
     def adminPort(self) -> int:

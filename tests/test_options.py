@@ -21,11 +21,16 @@ def parse(*argv: str) -> Options:
 def test_defaultsAreTheNodeExample():
     """With no options: port 10080, 4 workers, TTL 0-5 s, 30 s grace, the demo app."""
     options = parse()
-    assert options["listen"] == "tcp:10080"
+    assert options["listen"] == ["tcp:10080"]
     assert options["workers"] == 4
     assert options["ttl"] == TTLRange(0, 5)
     assert options["grace"] == 30
     assert options["app"] == "recycler.demo:resource"
+
+
+def test_listenRepeats():
+    """--listen (-l) may be given several times; the sockets keep that order."""
+    assert parse("-l", "tcp:1", "--listen", "tcp6:2")["listen"] == ["tcp:1", "tcp6:2"]
 
 
 def test_ttlOff():
@@ -73,7 +78,12 @@ def test_recyclingDefaults():
         (["--ttl", "5:1"], "--ttl"),
         (["--grace", "-1"], "positive"),
         (["--listen", "bogus:1"], "--listen"),
-        (["--listen", "unix:/tmp/x.sock"], "only tcp, tcp6"),
+        (["--listen", "unix:/tmp/x.sock"], "would unlink"),
+        (["--listen", "tcp:1", "--listen", "bogus:2"], "--listen"),
+        (["--listen", "systemd:domain=INET:index=0"], "no such inherited socket"),
+        (["--tls-cert", "/no/such.pem"], "--tls-cert: cannot load"),
+        (["--tls-key", "/no/such.pem"], "needs --tls-cert"),
+        (["--threads", "0"], "at least 1"),
         (["--listen", "tcp:notaport"], "not a valid endpoint"),
         (["--app", "nocolon"], "--app"),
         (["--overlap", "maybe"], "on or off"),
@@ -95,7 +105,7 @@ def test_workerCommand():
     assert command.executable == sys.executable
     assert command.argv()[1:] == [
         "-m", "recycler.worker", "--app", "m:a", "--grace", "9.0", "--status-interval", "1.0",
-        "--listeners", "2",
+        "--threads", "10", "--listeners", "2",
     ]  # fmt: skip
     assert command.env["PYTHONUNBUFFERED"] == "1"
     assert command.listenerFDs == [9, 10]

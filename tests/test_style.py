@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]])
 def test_ruff(command):
-    """ruff reports nothing for src/, tests/ and bench/."""
+    """ruff reports nothing for src/, tests/, bench/ and examples/."""
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", *command, "src", "tests", "bench"],
+        [sys.executable, "-m", "ruff", *command, "src", "tests", "bench", "examples"],
         cwd=ROOT,
         capture_output=True,
         text=True,

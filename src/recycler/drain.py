@@ -12,10 +12,30 @@ The recipe measured to give zero client errors (docs/architecture.md):
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall
 from twisted.web.http import HTTPChannel
 from twisted.web.server import Request, Site
+
+
+class Drainable(Protocol):
+    """
+    What a worker serves: a protocol factory (L{DrainableSite},
+    L{recycler.protocoldrain.DrainableFactory}) that counts its work and can drain.
+
+    @ivar served: Requests (or, for plain protocols, connections) completed.
+    @ivar inFlight: Requests (or connections) in progress.
+    """
+
+    served: int
+
+    @property
+    def inFlight(self) -> int: ...
+
+    def drain(self, idleGrace: float, deadline: float) -> Deferred[None]:
+        """Close every connection gracefully; fires when none is left."""
 
 
 class DrainingHTTPChannel(HTTPChannel):

@@ -19,13 +19,16 @@ from twisted.logger import Logger
 DEFAULT_BACKLOG = 1024
 """Listen backlog used unless the description sets one (Twisted's own default is 50)."""
 
-SUPPORTED_TYPES = ("tcp", "tcp6")
+SUPPORTED_TYPES = ("tcp", "tcp6", "systemd")
 """Endpoint types whose sockets workers can share."""
 
 
 def withDefaultBacklog(description: str, backlog: int = DEFAULT_BACKLOG) -> str:
-    """Add C{:backlog=N} to an endpoint description that does not set one."""
-    if "backlog=" in description:
+    """
+    Add C{:backlog=N} to a tcp endpoint description that does not set one (an
+    inherited systemd socket keeps the backlog systemd gave it).
+    """
+    if "backlog=" in description or not description.startswith("tcp"):
         return description
     return f"{description}:backlog={backlog}"
 
@@ -37,13 +40,24 @@ def checkDescription(reactor: object, description: str) -> None:
     @raise ValueError: with a message meant for the user.
     """
     kind = description.split(":", 1)[0]
+    if kind == "unix":
+        raise ValueError(
+            f"{description!r}: a UNIX socket cannot be shared with workers: Twisted's UNIX "
+            f"port would unlink the socket file for everyone when one worker stops; put a "
+            f"proxy in front, or use a tcp: endpoint on 127.0.0.1"
+        )
     if kind not in SUPPORTED_TYPES:
         raise ValueError(
             f"{description!r}: only {', '.join(SUPPORTED_TYPES)} endpoints can be shared "
-            f"with workers (e.g. tcp:8080:interface=127.0.0.1)"
+            f"with workers (e.g. tcp:8080:interface=127.0.0.1; for TLS, --tls-cert)"
         )
     try:
         endpoints.serverFromString(reactor, description)
+    except IndexError:
+        raise ValueError(
+            f"{description!r}: no such inherited socket; systemd passes them in "
+            f"LISTEN_FDS/LISTEN_PID (see docs/operations.md)"
+        ) from None
     except (ValueError, TypeError, KeyError) as e:
         raise ValueError(f"{description!r} is not a valid endpoint: {e}") from None
 

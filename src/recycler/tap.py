@@ -7,6 +7,7 @@ import sys
 
 from twisted.application.service import IService
 from twisted.internet import endpoints
+from twisted.internet.protocol import ServerFactory
 from twisted.python import usage
 
 from recycler.admin import AdminFactory
@@ -15,6 +16,10 @@ from recycler.listeners import SharedListeners, checkDescription
 from recycler.policy import TTLRange
 from recycler.pool import PoolConfig, WorkerCommand, WorkerPool
 from recycler.service import RecyclerService
+from recycler.worker import withTLS
+
+DEFAULT_LISTEN = "tcp:10080"
+"""The port of the Node.js cluster example."""
 
 STATUS_INTERVAL = 1.0
 """Seconds between worker status reports, which double as heartbeats."""
@@ -79,16 +84,13 @@ class Options(usage.Options):
     )
 
     optParameters = [
-        [
-            "listen",
-            "l",
-            "tcp:10080",
-            "Endpoint to serve on (tcp or tcp6; backlog defaults to 1024).",
-        ],
         ["workers", "w", 4, "Number of worker processes.", _positiveInt],
         ["ttl", None, "0:5", "Worker lifetime MIN:MAX in seconds, drawn per worker, or 'off'."],
         ["grace", None, 30.0, "Seconds a draining worker gets before SIGKILL.", _positiveFloat],
         ["app", None, "recycler.demo:resource", "The app each worker serves (module:name)."],
+        ["threads", None, 10, "Threads per worker serving a WSGI app.", _positiveInt],
+        ["tls-cert", None, None, "Serve TLS with this PEM certificate (and key)."],
+        ["tls-key", None, None, "PEM private key, if not in --tls-cert."],
         [
             "overlap",
             None,
@@ -118,18 +120,35 @@ class Options(usage.Options):
         ["admin-token-file", None, None, "Read the admin token from this file."],
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+
+    def opt_listen(self, description: str) -> None:
+        """
+        Endpoint to serve on: tcp:PORT[:interface=ADDR], tcp6:..., or
+        systemd:domain=INET:index=N; repeat for several (default tcp:10080).
+        The backlog defaults to 1024.
+        """
+        self["listen"].append(description)
+
+    opt_l = opt_listen
+
     def postOptions(self) -> None:
         from twisted.internet import reactor
 
+        self["listen"] = self["listen"] or [DEFAULT_LISTEN]
         if self["timeout"] is not None and self["timeout"] < 2 * STATUS_INTERVAL:
             raise usage.UsageError(
                 f"--timeout: workers report every {STATUS_INTERVAL:g}s; "
                 f"use at least {2 * STATUS_INTERVAL:g}s, or off"
             )
-        try:
-            checkDescription(reactor, self["listen"])
-        except ValueError as e:
-            raise usage.UsageError(f"--listen: {e}") from None
+        for description in self["listen"]:
+            try:
+                checkDescription(reactor, description)
+            except ValueError as e:
+                raise usage.UsageError(f"--listen: {e}") from None
+        self._checkTLS()
         try:
             self["ttl"] = TTLRange.parse(self["ttl"])
         except ValueError as e:
@@ -139,6 +158,15 @@ class Options(usage.Options):
         except AppError as e:
             raise usage.UsageError(f"--app: {e}") from None
         self._checkAdmin(reactor)
+
+    def _checkTLS(self) -> None:
+        if self["tls-key"] and not self["tls-cert"]:
+            raise usage.UsageError("--tls-key needs --tls-cert")
+        if self["tls-cert"]:
+            try:
+                withTLS(ServerFactory(), self["tls-cert"], self["tls-key"])
+            except AppError as e:
+                raise usage.UsageError(f"--tls-cert: {e}") from None
 
     def _checkAdmin(self, reactor: object) -> None:
         if self["admin"].strip().lower() == "none":
@@ -177,7 +205,12 @@ def workerCommand(options: Options, listenerFDs: list[int]) -> WorkerCommand:
         str(max(options["grace"] - 1, options["grace"] / 2)),
         "--status-interval",
         str(STATUS_INTERVAL),
+        "--threads",
+        str(options["threads"]),
     ]
+    for name in ("tls-cert", "tls-key"):
+        if options[name]:
+            args += [f"--{name}", os.path.abspath(options[name])]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return WorkerCommand(sys.executable, args, env, listenerFDs)
 
@@ -207,4 +240,4 @@ def makeService(options: Options) -> IService:
     admin = None
     if options["admin"] is not None:
         admin = (options["admin"], AdminFactory(pool, reactor, token=options["admin-token"]))
-    return RecyclerService(reactor, SharedListeners(reactor, [options["listen"]]), pool, admin)
+    return RecyclerService(reactor, SharedListeners(reactor, options["listen"]), pool, admin)

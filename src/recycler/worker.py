@@ -19,11 +19,11 @@ from twisted.internet import stdio
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.interfaces import (
     IListeningPort,
+    IProtocolFactory,
     IReactorCore,
     IReactorSocket,
     IReactorThreads,
 )
-from twisted.internet.protocol import ServerFactory
 from twisted.internet.task import LoopingCall
 from twisted.logger import (
     FileLogObserver,
@@ -38,8 +38,8 @@ from twisted.protocols.basic import LineOnlyReceiver
 from twisted.python import usage
 
 from recycler import messages
-from recycler.apps import AppError, loadApp, siteFor
-from recycler.drain import DrainableSite
+from recycler.apps import AppError, loadApp, serverFor
+from recycler.drain import Drainable
 
 EXIT_APP_ERROR = 3
 """Exit status of a worker whose app cannot be loaded or served."""
@@ -54,6 +54,9 @@ class WorkerOptions(usage.Options):
         ["status-interval", None, 1.0, "Seconds between status reports.", float],
         ["idle-grace", None, 1.0, "Seconds idle connections get once draining.", float],
         ["grace", None, 30.0, "Seconds before connections left are aborted.", float],
+        ["threads", None, 10, "Threads serving a WSGI app.", int],
+        ["tls-cert", None, None, "PEM file with the TLS certificate (and key)."],
+        ["tls-key", None, None, "PEM file with the TLS private key, if not in --tls-cert."],
     ]
 
     def postOptions(self) -> None:
@@ -99,7 +102,7 @@ class Worker:
     """
     Serves one app on adopted ports until asked to stop, then drains.
 
-    @ivar site: The drainable site serving the app.
+    @ivar server: The drainable factory serving the app.
     @ivar ports: The adopted listening ports.
     """
 
@@ -108,7 +111,7 @@ class Worker:
     def __init__(
         self,
         reactor: IReactorCore,
-        site: DrainableSite,
+        server: Drainable,
         ports: Sequence[IListeningPort],
         idleGrace: float,
         grace: float,
@@ -116,7 +119,7 @@ class Worker:
         send: Callable[..., object] = sendEvent,
     ) -> None:
         self._reactor = reactor
-        self.site = site
+        self.server = server
         self.ports = list(ports)
         self._idleGrace = idleGrace
         self._grace = grace
@@ -135,7 +138,7 @@ class Worker:
 
     def reportStatus(self) -> None:
         """Tell the master how many requests were served and are in flight."""
-        self._send("status", served=self.site.served, inFlight=self.site.inFlight)
+        self._send("status", served=self.server.served, inFlight=self.server.inFlight)
 
     def stop(self) -> None:
         """Drain and exit (through the reactor's shutdown)."""
@@ -154,7 +157,7 @@ class Worker:
         self._stopping = True
         for port in self.ports:
             port.stopReading()
-        drained = self.site.drain(self._idleGrace, self._grace)
+        drained = self.server.drain(self._idleGrace, self._grace)
         drained.addCallback(lambda _: self._stopListening())
         drained.addCallback(self._finished)
         return drained
@@ -173,7 +176,7 @@ class Worker:
 
 
 def adoptListeners(
-    reactor: IReactorSocket, count: int, factory: ServerFactory
+    reactor: IReactorSocket, count: int, factory: IProtocolFactory
 ) -> list[IListeningPort]:
     """Adopt the C{count} listening sockets the master passed from fd 5 on."""
     ports = []
@@ -226,6 +229,25 @@ def _beginLogging() -> None:
     globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
 
 
+def withTLS(factory: IProtocolFactory, cert: str | None, key: str | None) -> IProtocolFactory:
+    """Wrap C{factory} in TLS with the PEM certificate and key, if a certificate is given."""
+    if cert is None:
+        return factory
+    from twisted.internet.ssl import PrivateCertificate
+    from twisted.protocols.tls import TLSMemoryBIOFactory
+
+    try:
+        with open(cert, "rb") as f:
+            pem = f.read()
+        if key is not None:
+            with open(key, "rb") as f:
+                pem += b"\n" + f.read()
+        options = PrivateCertificate.loadPEM(pem).options()
+    except Exception as e:
+        raise AppError(f"cannot load the TLS certificate: {type(e).__name__}: {e}") from e
+    return TLSMemoryBIOFactory(options, False, factory)
+
+
 def _drainOnSigterm(reactor: IReactorThreads, worker: Worker) -> None:
     """
     SIGTERM drains like the master's command. Replaces the reactor's handler,
@@ -250,16 +272,23 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     _beginLogging()
     try:
-        site = siteFor(loadApp(options["app"]), reactor)
+        app = serverFor(loadApp(options["app"]), reactor, options["threads"])
+        factory = withTLS(app.factory, options["tls-cert"], options["tls-key"])
     except AppError as e:
         # The master logs the reason once per crash streak, not once per attempt.
         if not sendEvent("failed", reason=str(e)):
             sys.stderr.write(f"recycler worker: {e}\n")
         sys.exit(EXIT_APP_ERROR)
+    Worker.log.info(
+        "serving {app} ({description})", app=options["app"], description=app.description
+    )
+    if app.threadPool is not None:
+        app.threadPool.start()
+        reactor.addSystemEventTrigger("during", "shutdown", app.threadPool.stop)
     worker = Worker(
         reactor,
-        site,
-        adoptListeners(reactor, options["listeners"], site),
+        app.factory,
+        adoptListeners(reactor, options["listeners"], factory),
         idleGrace=options["idle-grace"],
         grace=options["grace"],
         statusInterval=options["status-interval"],
