@@ -536,6 +536,7 @@ class AdminFactory(Factory):
     """
 
     protocol = AdminProtocol
+    noisy = False
 
     def __init__(
         self,

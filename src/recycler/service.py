@@ -80,10 +80,13 @@ class RecyclerService(Service):
         def bound(port: IListeningPort) -> None:
             self._adminPort = port
             address = port.getHost()
+            name = getattr(address, "name", None)
+            if isinstance(name, bytes):
+                name = name.decode("utf-8", "replace")
             self.log.info(
                 "admin port on {description} ({address})",
                 description=description,
-                address=getattr(address, "name", None) or f"{address.host}:{address.port}",
+                address=name or f"{address.host}:{address.port}",
                 event="admin-listening",
                 port=getattr(address, "port", None),
             )
