@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall
 from twisted.web.http import HTTPChannel
 from twisted.web.server import Request, Site
+
+from recycler.completion import Completion
 
 
 class Drainable(Protocol):
@@ -97,7 +99,7 @@ class DrainableSite(Site):
         self.channels: set[DrainingHTTPChannel] = set()
         self.served = 0
         self.draining = False
-        self._drained: Deferred[None] | None = None
+        self._drained = Completion()
         self._timers: list[IDelayedCall] = []
 
     @property
@@ -115,9 +117,8 @@ class DrainableSite(Site):
 
         @return: fires when no connection is left.
         """
-        if self._drained is None:
+        if not self.draining:
             self.draining = True
-            self._drained = Deferred()
             for channel in self.channels:
                 channel.stopAfterCurrentRequest()
             self._timers = [
@@ -125,11 +126,7 @@ class DrainableSite(Site):
                 self.reactor.callLater(deadline, self._abortAll),
             ]
             self._checkDrained()
-        if self._drained.called:
-            return succeed(None)
-        waiting: Deferred[None] = Deferred()
-        self._drained.addCallback(lambda _: waiting.callback(None))
-        return waiting
+        return self._drained.wait()
 
     def channelClosed(self, channel: DrainingHTTPChannel) -> None:
         """Called by a channel when its connection is gone."""
@@ -146,8 +143,8 @@ class DrainableSite(Site):
             channel.transport.abortConnection()
 
     def _checkDrained(self) -> None:
-        if self.draining and not self.channels and not self._drained.called:
+        if self.draining and not self.channels and not self._drained.done:
             for timer in self._timers:
                 if timer.active():
                     timer.cancel()
-            self._drained.callback(None)
+            self._drained.fire()

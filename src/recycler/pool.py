@@ -14,12 +14,13 @@ from typing import Any
 
 import attrs
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorProcess, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from recycler import messages
+from recycler.completion import Completion
 from recycler.memory import residentBytes
 from recycler.policy import Random, TTLRange, crashBackoff
 from recycler.workerprocess import WorkerLimits, WorkerProcess, WorkerState
@@ -154,7 +155,7 @@ class WorkerPool(Service):
         self._memoryCheck.clock = self._clock
         self.crashStreak = 0
         self._respawnCall: IDelayedCall | None = None
-        self._allEnded: list[Deferred[None]] = []
+        self._allEnded = Completion()
         self._observers: list[Callable[[dict[str, Any]], None]] = []
         self._startedAt = self._clock.seconds()
         self._totals: Counter[str] = Counter()
@@ -178,13 +179,12 @@ class WorkerPool(Service):
             self._respawnCall.cancel()
         self._respawnCall = None
         self._queue.clear()
+        self._allEnded = Completion()
         for worker in sorted(self.workers.values(), key=lambda w: w.workerId):
             worker.drain("stop")
         if not self.workers:
-            return succeed(None)
-        waiting: Deferred[None] = Deferred()
-        self._allEnded.append(waiting)
-        return waiting
+            self._allEnded.fire()
+        return self._allEnded.wait()
 
     # Operator requests (admin port, signals)
 
@@ -317,9 +317,7 @@ class WorkerPool(Service):
             self._recycles[reason or "crash"] += 1
         if not self.running:
             if not self.workers:
-                waiting, self._allEnded = self._allEnded, []
-                for d in waiting:
-                    d.callback(None)
+                self._allEnded.fire()
             return
         if worker.becameReady or reason not in (None, "boot-timeout"):
             self.log.info(

@@ -9,9 +9,11 @@ is still open at the deadline.
 
 from __future__ import annotations
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IProtocolFactory, IReactorTime
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
+
+from recycler.completion import Completion
 
 
 class DrainableFactory(WrappingFactory):
@@ -29,7 +31,7 @@ class DrainableFactory(WrappingFactory):
         self.reactor = reactor
         self.served = 0
         self.draining = False
-        self._drained: Deferred[None] | None = None
+        self._drained = Completion()
         self._deadline: IDelayedCall | None = None
 
     @property
@@ -48,27 +50,22 @@ class DrainableFactory(WrappingFactory):
         them to close, abort the rest after C{deadline} seconds. (C{idleGrace}
         does not apply: only the protocol knows when its connection is idle.)
         """
-        if self._drained is None:
+        if not self.draining:
             self.draining = True
-            self._drained = Deferred()
             for wrapper in list(self.protocols):
                 hook = getattr(wrapper.wrappedProtocol, "drain", None)
                 if callable(hook):
                     hook()
             self._deadline = self.reactor.callLater(deadline, self._abortAll)
             self._checkDrained()
-        if self._drained.called:
-            return succeed(None)
-        waiting: Deferred[None] = Deferred()
-        self._drained.addCallback(lambda _: waiting.callback(None))
-        return waiting
+        return self._drained.wait()
 
     def _abortAll(self) -> None:
         for wrapper in list(self.protocols):
             wrapper.transport.abortConnection()
 
     def _checkDrained(self) -> None:
-        if self.draining and not self.protocols and not self._drained.called:
+        if self.draining and not self.protocols and not self._drained.done:
             if self._deadline is not None and self._deadline.active():
                 self._deadline.cancel()
-            self._drained.callback(None)
+            self._drained.fire()
