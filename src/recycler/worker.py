@@ -233,9 +233,11 @@ def withTLS(factory: IProtocolFactory, cert: str | None, key: str | None) -> IPr
     """Wrap C{factory} in TLS with the PEM certificate and key, if a certificate is given."""
     if cert is None:
         return factory
-    from twisted.internet.ssl import PrivateCertificate
-    from twisted.protocols.tls import TLSMemoryBIOFactory
-
+    try:
+        from twisted.internet.ssl import PrivateCertificate
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+    except ImportError as e:
+        raise AppError(f"TLS needs pyOpenSSL: pip install 'recycler[tls]' ({e})") from e
     try:
         with open(cert, "rb") as f:
             pem = f.read()
