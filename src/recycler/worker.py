@@ -172,7 +172,6 @@ class Worker:
         if self._status.running:
             self._status.stop()
         self.reportStatus()
-        self._send("exiting")
 
 
 def adoptListeners(
