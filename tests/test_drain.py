@@ -8,6 +8,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
+from twisted.web.server import NOT_DONE_YET
 
 from recycler.demo import DelayedAnswer
 from recycler.drain import DrainableSite, DrainingHTTPChannel
@@ -98,6 +99,33 @@ def test_keepAliveIsUntouchedWhenNotDraining():
     assert b"done\n" in connection.response()
     assert b"Connection: close" not in connection.response()
     assert not connection.transport.disconnecting
+
+
+class Streaming(DelayedAnswer):
+    """Starts its response at once, finishes it C{delay} seconds later."""
+
+    def render(self, request):
+        request.write(b"part ")
+        self._reactor().callLater(self.delay, self._answer, request)
+        return NOT_DONE_YET
+
+
+def test_startedResponseKeepsItsKeepAlive():
+    """
+    A response already started when the drain begins keeps its keep-alive
+    promise: the connection is closed only once idle for the grace after it.
+    """
+    clock = Clock()
+    site = DrainableSite(Streaming(1.0, b"done\n", clock), reactor=clock)
+    connection = Connection(site)
+    connection.send()
+    site.drain(idleGrace=1, deadline=30)
+    clock.advance(1)
+    assert connection.response().endswith(b"done\n\r\n0\r\n\r\n"), "the whole chunked reply"
+    assert b"Connection: close" not in connection.response()
+    assert not connection.transport.disconnecting
+    clock.advance(1)
+    assert connection.transport.disconnecting
 
 
 def test_deadlineAbortsWhatIsLeft():

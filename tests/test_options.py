@@ -79,6 +79,7 @@ def test_recyclingDefaults():
         (["--grace", "-1"], "positive"),
         (["--listen", "bogus:1"], "--listen"),
         (["--listen", "unix:/tmp/x.sock"], "would unlink"),
+        (["--listen", "systemd:domain=UNIX:index=0"], "would unlink"),
         (["--listen", "tcp:1", "--listen", "bogus:2"], "--listen"),
         (["--listen", "systemd:domain=INET:index=0"], "no such inherited socket"),
         (["--tls-cert", "/no/such.pem"], "--tls-cert: cannot load"),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from twisted.internet.error import ProcessDone
 from twisted.logger import capturedLogs
+from twisted.python.failure import Failure
 
 from recycler import messages
 from recycler.policy import TTLRange
@@ -276,7 +278,10 @@ def test_earlyDeathCancelsTheTtl(reactor):
 
 
 def test_crashBeforeReadyBacksOff(reactor):
-    """Workers dying before ready are respawned after growing delays, one probe at a time."""
+    """
+    Workers dying before ready are respawned after growing delays (per retry,
+    however many workers of a batch failed), one probe at a time.
+    """
     pool = makePool(reactor, target=2)
     pool.startService()
     with capturedLogs() as events:
@@ -293,8 +298,8 @@ def test_crashBeforeReadyBacksOff(reactor):
     reactor.advance(0.01)
     assert len(reactor.alive()) == 1, "a single probe worker"
     reactor.alive()[0].exit(3)
-    reactor.advance(2.24)
-    assert len(reactor.alive()) == 0, "the third failure waits 2 s + jitter"
+    reactor.advance(1.24)
+    assert len(reactor.alive()) == 0, "the second retry waits 1 s + jitter"
     reactor.advance(0.01)
     assert len(reactor.alive()) == 1
 
@@ -322,6 +327,40 @@ def test_spawnFailureIsRetried(reactor):
     reactor.advance(1)
     assert len(pool.workers) == 1
     assert pool.stats()["spawnFailures"] == 1
+
+
+def test_startingWorkerQueuedForReloadThatCrashesBacksOff(reactor):
+    """A worker queued for reload that dies on its own before ready is a crash, not a reload."""
+    pool = makePool(reactor, target=1)
+    pool.startService()
+    pool.reload()
+    reactor.processes[0].exit(3)
+    assert pool.crashStreak == 1
+    assert pool.stats()["recycles"] == {"crash": 1}
+
+
+def test_exitedWorkerWithOpenPipesIsNoLongerCapacity(reactor):
+    """
+    A worker whose process exited while a subprocess holds its pipes is not
+    signalled any more, stops counting, and its pipes are closed a moment later.
+    """
+    pool = makePool(reactor, target=1, ttl=None, timeout=5)
+    [process] = startReady(reactor, pool)
+    process.protocol.processExited(Failure(ProcessDone(0)))
+    reactor.advance(5)
+    assert process.signals == []
+    assert pool._active() == []
+    assert {1, 2, 4} <= set(process.closedFDs)
+
+
+def test_killedWorkerIsNotCapacity(reactor):
+    """A worker sent SIGKILL but not yet reaped no longer counts as ready."""
+    pool = makePool(reactor, target=2)
+    first, _ = startReady(reactor, pool)
+    first.signalProcess = lambda signal: first.signals.append(signal)  # reaped later
+    pool.kill(1, now=True, force=True)
+    assert serving(pool) == 2, "still reported ready until it exits"
+    assert len(reactor.alive()) == 3, "but its replacement is already starting"
 
 
 # Draining, killing, stopping
@@ -441,6 +480,34 @@ def test_scaleGrowsAtOnceAndShrinksOldestFirst(reactor):
         pool.scale(0)
 
 
+def test_scaleDownDrainsStartingWorkersFirst(reactor):
+    """Shrinking drains workers still starting (newest first) before ready ones."""
+    pool = makePool(reactor, target=2)
+    startReady(reactor, pool)
+    pool.scale(4)
+    pool.scale(3)
+    assert [p.commands() for p in reactor.processes] == [[], [], [], ["drain"]]
+
+
+def test_scaleResumesTheRecycleQueue(reactor):
+    """Scaling down after a failed replacement drains the worker waiting to be replaced."""
+    pool = makePool(reactor, target=3, overlap=True, ttl=None)
+    startReady(reactor, pool)
+    pool.reload()
+    reactor.processes[3].exit(3)
+    pool.scale(2)
+    reactor.advance(100)
+    assert reactor.processes[0].commands() == ["drain"]
+
+
+def test_forceGoesWithNow(reactor):
+    """--force without --now is refused: a plain kill never lowers capacity anyway."""
+    pool = makePool(reactor, target=1)
+    startReady(reactor, pool)
+    with pytest.raises(PoolError, match="--force goes with --now"):
+        pool.kill(1, force=True)
+
+
 def test_spawnAddsWorkers(reactor):
     """C{spawn N} raises the target by N."""
     pool = makePool(reactor, target=2)
@@ -489,6 +556,16 @@ def test_observersSeeWorkerEvents(reactor):
     pool.removeObserver(seen.append)
     process.exit(0)
     assert [e["event"] for e in seen] == ["born", "ready", "draining", "born"]
+
+
+def test_observerMayReadStatsOnEveryEvent(reactor):
+    """An observer can call stats() on every event, the exited one included."""
+    pool = makePool(reactor, target=1)
+    seen = []
+    pool.addObserver(lambda event: seen.append((event["event"], pool.stats()["states"])))
+    [process] = startReady(reactor, pool)
+    process.exit(1)
+    assert [kind for kind, _ in seen] == ["born", "ready", "exited", "respawn", "born"]
 
 
 def test_failingObserverIsRemoved(reactor):

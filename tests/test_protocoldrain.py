@@ -7,6 +7,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 
 from recycler.protocoldrain import DrainableFactory
@@ -74,6 +75,25 @@ def test_deadlineAborts():
     factory = DrainableFactory(Factory.forProtocol(Protocol), clock)
     wrapper, transport = connect(factory)
     drained = factory.drain(idleGrace=1, deadline=5)
+    clock.advance(5)
+    assert transport.disconnected
+    lose(wrapper)
+    assert drained.called
+
+
+class Broken(Protocol):
+    def drain(self):
+        raise RuntimeError("bug in drain()")
+
+
+def test_failingHookDoesNotStopTheDrain():
+    """A drain() hook that raises is logged; the drain still waits and has its deadline."""
+    clock = Clock()
+    factory = DrainableFactory(Factory.forProtocol(Broken), clock)
+    wrapper, transport = connect(factory)
+    with capturedLogs() as events:
+        drained = factory.drain(idleGrace=1, deadline=5)
+    assert any("log_failure" in event for event in events)
     clock.advance(5)
     assert transport.disconnected
     lose(wrapper)

@@ -206,6 +206,7 @@ class AdminProtocol(LineOnlyReceiver, TimeoutMixin):
         self._outputIsPaused = False
         self._authFailures = 0
         self._accepted = False
+        self._throttled = False
 
     # Connection
 
@@ -220,6 +221,7 @@ class AdminProtocol(LineOnlyReceiver, TimeoutMixin):
             return
         self._accepted = True
         self.transport.registerProducer(_OutputThrottle(self), True)
+        self._throttled = True
         self.setTimeout(factory.idleTimeout)
 
     def connectionLost(self, reason: Failure | None = None) -> None:
@@ -238,10 +240,21 @@ class AdminProtocol(LineOnlyReceiver, TimeoutMixin):
     def lineLengthExceeded(self, line: bytes) -> None:
         self._buffer = b""
         self._send(self._errorLine(f"line too long (over {self.MAX_LENGTH} bytes), closing"))
-        self.transport.loseConnection()
+        self._close()
 
     def timeoutConnection(self) -> None:
         self._send(self._errorLine(f"idle for {adminformat.formatNumber(self.timeOut)}s, closing"))
+        self._close()
+
+    def _close(self) -> None:
+        """
+        Close once the replies are written. The throttle is unregistered first:
+        while it is registered and paused, Twisted would resume it when the
+        buffer drains instead of closing.
+        """
+        if self._throttled:
+            self._throttled = False
+            self.transport.unregisterProducer()
         self.transport.loseConnection()
 
     # Flow control (called by _OutputThrottle)
@@ -313,7 +326,7 @@ class AdminProtocol(LineOnlyReceiver, TimeoutMixin):
         except OPERATOR_ERRORS as e:
             self._send(self._errorLine(str(e), jsonFlag))
             if isinstance(e, AdminError) and e.close:
-                self.transport.loseConnection()
+                self._close()
             return
         self._sendReply(reply, self.jsonMode or jsonFlag)
         if reply.then is not None:
@@ -335,7 +348,7 @@ class AdminProtocol(LineOnlyReceiver, TimeoutMixin):
 
     def command_quit(self, args: list[str], flags: set[str]) -> Reply:
         self._noArguments("quit", args)
-        return Reply(data={"bye": True}, last="bye", then=self.transport.loseConnection)
+        return Reply(data={"bye": True}, last="bye", then=self._close)
 
     def command_auth(self, args: list[str], flags: set[str]) -> Reply:
         if len(args) != 1:

@@ -5,8 +5,9 @@ The recipe measured to give zero client errors (docs/architecture.md):
  1. the worker stops accepting (done by the caller);
  2. every response written from now on carries C{Connection: close}, and each
     connection closes right after its current response;
- 3. connections that are still idle after C{idleGrace} are closed: one that was
-    accepted a moment ago may have its first request on the wire already;
+ 3. connections that are still idle C{idleGrace} after the drain started (or
+    after their last response) are closed: one that was accepted a moment ago
+    may have its first request on the wire already;
  4. whatever is left at C{deadline} is aborted.
 """
 
@@ -62,20 +63,24 @@ class DrainingHTTPChannel(HTTPChannel):
     def requestDone(self, request: Request) -> None:
         self.site.served += 1
         super().requestDone(request)
+        if self.site.draining and not self.requests and not self.transport.disconnecting:
+            self.site.closeWhenIdle(self)
 
     def stopAfterCurrentRequest(self) -> None:
         """
-        Answer what is in progress with C{Connection: close}, then close. An
-        idle connection stays persistent for now: Twisted drops requests that
-        arrive on a non-persistent connection; L{checkPersistence} closes it
-        after its next response instead.
+        Answer what is in progress with C{Connection: close}, then close.
+
+        A connection whose response has already started keeps its keep-alive
+        promise: it is closed once idle (or answers its next request with
+        C{Connection: close}). An idle connection stays persistent too:
+        Twisted drops requests that arrive on a non-persistent connection.
         """
-        if not self.requests:
-            return
-        self.persistent = False
+        started = any(request.startedWriting for request in self.requests)
         for request in self.requests:
             if not request.startedWriting:
                 request.responseHeaders.setRawHeaders(b"connection", [b"close"])
+        if self.requests and not started:
+            self.persistent = False
 
 
 class DrainableSite(Site):
@@ -100,7 +105,9 @@ class DrainableSite(Site):
         self.served = 0
         self.draining = False
         self._drained = Completion()
-        self._timers: list[IDelayedCall] = []
+        self._idleGrace = 0.0
+        self._deadline: IDelayedCall | None = None
+        self._idleTimers: dict[DrainingHTTPChannel, IDelayedCall] = {}
 
     @property
     def inFlight(self) -> int:
@@ -119,24 +126,36 @@ class DrainableSite(Site):
         """
         if not self.draining:
             self.draining = True
-            for channel in self.channels:
+            self._idleGrace = idleGrace
+            for channel in list(self.channels):
                 channel.stopAfterCurrentRequest()
-            self._timers = [
-                self.reactor.callLater(idleGrace, self._closeIdle),
-                self.reactor.callLater(deadline, self._abortAll),
-            ]
+                if not channel.requests:
+                    self.closeWhenIdle(channel)
+            self._deadline = self.reactor.callLater(deadline, self._abortAll)
             self._checkDrained()
         return self._drained.wait()
+
+    def closeWhenIdle(self, channel: DrainingHTTPChannel) -> None:
+        """Close C{channel} if it is still idle after the idle grace."""
+        previous = self._idleTimers.pop(channel, None)
+        if previous is not None and previous.active():
+            previous.cancel()
+        self._idleTimers[channel] = self.reactor.callLater(
+            self._idleGrace, self._closeIfIdle, channel
+        )
 
     def channelClosed(self, channel: DrainingHTTPChannel) -> None:
         """Called by a channel when its connection is gone."""
         self.channels.discard(channel)
+        timer = self._idleTimers.pop(channel, None)
+        if timer is not None and timer.active():
+            timer.cancel()
         self._checkDrained()
 
-    def _closeIdle(self) -> None:
-        for channel in list(self.channels):
-            if not channel.requests and not channel.transport.disconnecting:
-                channel.loseConnection()
+    def _closeIfIdle(self, channel: DrainingHTTPChannel) -> None:
+        self._idleTimers.pop(channel, None)
+        if not channel.requests and not channel.transport.disconnecting:
+            channel.loseConnection()
 
     def _abortAll(self) -> None:
         for channel in list(self.channels):
@@ -144,7 +163,6 @@ class DrainableSite(Site):
 
     def _checkDrained(self) -> None:
         if self.draining and not self.channels and not self._drained.done:
-            for timer in self._timers:
-                if timer.active():
-                    timer.cancel()
+            if self._deadline is not None and self._deadline.active():
+                self._deadline.cancel()
             self._drained.fire()

@@ -40,7 +40,7 @@ def checkDescription(reactor: object, description: str) -> None:
     @raise ValueError: with a message meant for the user.
     """
     kind = description.split(":", 1)[0]
-    if kind == "unix":
+    if kind == "unix" or (kind == "systemd" and "domain=UNIX" in description):
         raise ValueError(
             f"{description!r}: a UNIX socket cannot be shared with workers: Twisted's UNIX "
             f"port would unlink the socket file for everyone when one worker stops; put a "

@@ -154,6 +154,7 @@ class WorkerPool(Service):
         self._memoryCheck = LoopingCall(self._checkMemory)
         self._memoryCheck.clock = self._clock
         self.crashStreak = 0
+        self._retries = 0
         self._respawnCall: IDelayedCall | None = None
         self._allEnded = Completion()
         self._observers: list[Callable[[dict[str, Any]], None]] = []
@@ -194,7 +195,7 @@ class WorkerPool(Service):
             raise PoolError(f"the pool size must be between 1 and {MAX_WORKERS}, not {target}")
         self.log.info("target: {old} -> {new} workers", old=self.target, new=target)
         self.target = target
-        self._reconcile()
+        self._schedule()
 
     def spawn(self, count: int = 1) -> None:
         """Add C{count} workers now."""
@@ -212,6 +213,8 @@ class WorkerPool(Service):
         if worker is None:
             gone = 0 < workerId <= self._lastId
             raise PoolError(f"worker {workerId} {'has exited' if gone else 'does not exist'}")
+        if force and not now:
+            raise PoolError("--force goes with --now (a plain kill never lowers capacity)")
         if worker.state is WorkerState.DRAINING and not now:
             raise PoolError(f"worker {workerId} is already draining (use --now to kill it)")
         if now:
@@ -220,8 +223,8 @@ class WorkerPool(Service):
                     f"killing worker {workerId} now would leave fewer than {self.target} "
                     f"ready workers; use --force"
                 )
-            worker.recycleReason = worker.recycleReason or "manual"
             worker.kill("manual")
+            self._schedule()
             return
         if worker in self._queue:
             self._queue.remove(worker)
@@ -266,7 +269,8 @@ class WorkerPool(Service):
         """How many live workers are in each state (starting, ready, draining)."""
         counts = dict.fromkeys((WorkerState.STARTING, WorkerState.READY, WorkerState.DRAINING), 0)
         for worker in self.workers.values():
-            counts[worker.state] += 1
+            if worker.state in counts:
+                counts[worker.state] += 1
         return counts
 
     def addObserver(self, observer: Callable[[dict[str, Any]], None]) -> None:
@@ -294,7 +298,7 @@ class WorkerPool(Service):
                 workerId=worker.workerId,
                 failures=self.crashStreak,
             )
-            self.crashStreak = 0
+            self.crashStreak = self._retries = 0
         self._schedule()
 
     def workerWantsRecycling(self, worker: WorkerProcess, reason: str) -> None:
@@ -312,7 +316,7 @@ class WorkerPool(Service):
             self._queue.remove(worker)
         self._memoryStrikes.pop(worker.workerId, None)
         self._totals.update(exited=1, served=worker.served, killed=int(worker.killed))
-        reason = worker.recycleReason
+        reason = worker.recycleReason if worker.stopRequested else None
         if reason != "stop":
             self._recycles[reason or "crash"] += 1
         if not self.running:
@@ -341,7 +345,9 @@ class WorkerPool(Service):
         return [
             w
             for w in self.workers.values()
-            if w.state in (WorkerState.STARTING, WorkerState.READY) and w not in self._retiring
+            if w.state in (WorkerState.STARTING, WorkerState.READY)
+            and w not in self._retiring
+            and not (w.killed or w.processGone)
         ]
 
     def _readyCount(self) -> int:
@@ -361,11 +367,12 @@ class WorkerPool(Service):
         """Start queued recycles while slots are free, then rebalance the pool."""
         if not self.running:
             return
-        while self._queue and len(self._retiring) < self.config.maxDraining:
-            worker = self._queue[0]
-            if worker.state is WorkerState.STARTING:
+        for worker in list(self._queue):
+            if len(self._retiring) >= self.config.maxDraining:
                 break
-            self._queue.pop(0)
+            if worker.state is WorkerState.STARTING:
+                continue  # recycled once it is ready
+            self._queue.remove(worker)
             if worker.state is WorkerState.READY:
                 self._startRecycling(worker)
         self._reconcile()
@@ -389,8 +396,14 @@ class WorkerPool(Service):
         """
         if not self.running:
             return
-        active = sorted(self._active(), key=lambda w: w.workerId)
-        for worker in active[: max(0, len(active) - self.target)]:
+        active = self._active()
+        starting = sorted(
+            (w for w in active if w.state is WorkerState.STARTING), key=lambda w: -w.workerId
+        )
+        ready = sorted(
+            (w for w in active if w.state is WorkerState.READY), key=lambda w: w.workerId
+        )
+        for worker in (starting + ready)[: max(0, len(active) - self.target)]:
             worker.drain("scale")
         if self._respawnCall is not None:
             return
@@ -437,7 +450,6 @@ class WorkerPool(Service):
         """A worker could not start: respawn after a growing delay."""
         self.crashStreak += 1
         self._totals["spawnFailures"] += 1
-        delay = self._backoff(self.crashStreak - 1)
         if self.crashStreak == 1:
             self.log.error(
                 "{why}; retrying with backoff (logged once until a worker is ready)", why=why
@@ -445,11 +457,13 @@ class WorkerPool(Service):
         else:
             self.log.debug("{why}; failure {failures}", why=why, failures=self.crashStreak)
         if self._respawnCall is None:
+            delay = self._backoff(self._retries)
+            self._retries += 1
             self._respawnCall = self._clock.callLater(delay, self._respawnAfterBackoff)
 
     def _respawnAfterBackoff(self) -> None:
         self._respawnCall = None
-        self._reconcile()
+        self._schedule()
 
     def _checkMemory(self) -> None:
         """Recycle ready workers over C{maxRss} on two samples in a row."""

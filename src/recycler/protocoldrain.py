@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IProtocolFactory, IReactorTime
+from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 
 from recycler.completion import Completion
@@ -25,6 +26,7 @@ class DrainableFactory(WrappingFactory):
     """
 
     noisy = False
+    log = Logger()
 
     def __init__(self, wrappedFactory: IProtocolFactory, reactor: IReactorTime) -> None:
         super().__init__(wrappedFactory)
@@ -55,7 +57,10 @@ class DrainableFactory(WrappingFactory):
             for wrapper in list(self.protocols):
                 hook = getattr(wrapper.wrappedProtocol, "drain", None)
                 if callable(hook):
-                    hook()
+                    try:
+                        hook()
+                    except Exception:
+                        self.log.failure("{protocol!r}.drain() failed", protocol=hook.__self__)
             self._deadline = self.reactor.callLater(deadline, self._abortAll)
             self._checkDrained()
         return self._drained.wait()

@@ -119,6 +119,7 @@ class FakeProcess:
             reason = ProcessDone(0)
         else:
             reason = ProcessTerminated(exitCode=code)
+        self.protocol.processExited(Failure(reason))
         self.protocol.processEnded(Failure(reason))
 
 

@@ -23,6 +23,9 @@ from twisted.python.failure import Failure
 
 from recycler import messages
 
+PIPE_LINGER = 1.0
+"""Seconds the master keeps reading a dead worker's pipes before closing them."""
+
 
 class WorkerState(enum.Enum):
     """Where a worker is in its life."""
@@ -103,7 +106,9 @@ class WorkerProcess(ProcessProtocol):
     @ivar inFlight: Requests in progress, as last reported by the worker.
     @ivar recycleReason: Why it is being recycled (C{"ttl"}, C{"max-requests"},
         C{"manual"}, C{"timeout"}, ...), or L{None}.
+    @ivar stopRequested: Whether the master asked it to drain or killed it.
     @ivar killed: Whether the master had to SIGKILL it.
+    @ivar processGone: Whether the process has exited (its pipes may still be open).
     @ivar failure: Why the worker could not start, as it reported (e.g. an import error).
     @ivar exitCode: Exit status once ended (L{None} if killed by a signal).
     @ivar exitSignal: Signal number that ended it, if any.
@@ -121,7 +126,9 @@ class WorkerProcess(ProcessProtocol):
         self.served = 0
         self.inFlight = 0
         self.recycleReason: str | None = None
+        self.stopRequested = False
         self.killed = False
+        self.processGone = False
         self.failure: str | None = None
         self.exitCode: int | None = None
         self.exitSignal: int | None = None
@@ -156,10 +163,22 @@ class WorkerProcess(ProcessProtocol):
         elif childFD in self._output:
             self._output[childFD].dataReceived(data)
 
+    def processExited(self, reason: Failure) -> None:
+        """
+        The process is gone. Twisted calls L{processEnded} only once its pipes
+        are closed too, which a subprocess the app started may delay by keeping
+        stdout open; so no signal is sent from now on, and the pipes are closed
+        if they are still open a moment later.
+        """
+        self.processGone = True
+        self._cancelTimers()
+        self._arm("reap", PIPE_LINGER, self._closePipes)
+
     def processEnded(self, reason: Failure) -> None:
         for splitter in self._output.values():
             splitter.flush()
         self._cancelTimers()
+        self.processGone = True
         self.state = WorkerState.EXITED
         if reason.check(ProcessDone, ProcessTerminated):
             self.exitCode = reason.value.exitCode
@@ -185,6 +204,7 @@ class WorkerProcess(ProcessProtocol):
         if self.state not in (WorkerState.STARTING, WorkerState.READY):
             return
         self.state = WorkerState.DRAINING
+        self.stopRequested = True
         if self.recycleReason is None:
             self.recycleReason = reason
         self._cancelTimers()
@@ -194,14 +214,18 @@ class WorkerProcess(ProcessProtocol):
             reason=self.recycleReason,
             inFlight=self.inFlight,
         )
-        self.transport.writeToChild(messages.COMMAND_FD, messages.encode("drain"))
+        try:
+            self.transport.writeToChild(messages.COMMAND_FD, messages.encode("drain"))
+        except (KeyError, OSError):
+            pass  # its command pipe is closed: the worker is exiting anyway
         self._arm("kill", self.limits.grace, self.kill, "grace expired")
 
     def kill(self, why: str) -> None:
         """SIGKILL the worker now, unless it has already gone; C{why} becomes its reason."""
-        if self.state is WorkerState.EXITED:
+        if self.processGone:
             return
         self._cancelTimers()
+        self.stopRequested = True
         if self.recycleReason is None or why in ("timeout", "boot-timeout"):
             self.recycleReason = why
         self.killed = True
@@ -209,7 +233,7 @@ class WorkerProcess(ProcessProtocol):
         try:
             self.transport.signalProcess("KILL")
         except ProcessExitedAlready:
-            pass
+            self.killed = False
 
     # Describing
 
@@ -305,6 +329,10 @@ class WorkerProcess(ProcessProtocol):
             f(*args)
 
         self._timers[name] = self._clock.callLater(delay, fire)
+
+    def _closePipes(self) -> None:
+        for fd in (1, 2, messages.EVENT_FD):
+            self.transport.closeChildFD(fd)
 
     def _cancelTimers(self) -> None:
         timers, self._timers = self._timers, {}
