@@ -85,6 +85,8 @@ def test_recyclingDefaults():
         (["--tls-cert", "/no/such.pem"], "--tls-cert: cannot load"),
         (["--tls-key", "/no/such.pem"], "needs --tls-cert"),
         (["--threads", "0"], "at least 1"),
+        (["--admin-token", " padded"], "one word"),
+        (["--admin-token", ""], "one word"),
         (["--listen", "tcp:notaport"], "not a valid endpoint"),
         (["--app", "nocolon"], "--app"),
         (["--overlap", "maybe"], "on or off"),

@@ -80,6 +80,16 @@ class AdminPool(Protocol):
     def removeObserver(self, observer: Callable[[dict[str, Any]], None]) -> None: ...
 
 
+def checkToken(token: str | None) -> None:
+    """
+    Refuse a token no client could send: empty, or with white space in it.
+
+    @raise ValueError: with a message meant for the operator.
+    """
+    if token is not None and (not token or token != "".join(token.split())):
+        raise ValueError("the admin token must be one word, without spaces")
+
+
 class AdminError(Exception):
     """
     A command that cannot be carried out; the message is sent as C{error: ...}.
@@ -562,8 +572,7 @@ class AdminFactory(Factory):
     ) -> None:
         self.pool = pool
         self.clock = clock
-        if token is not None and (not token or token != "".join(token.split())):
-            raise ValueError("the admin token must be one word, without spaces")
+        checkToken(token)
         self.token = token
         self.maxClients = maxClients
         self.idleTimeout = idleTimeout

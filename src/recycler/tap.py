@@ -10,7 +10,7 @@ from twisted.internet import endpoints
 from twisted.internet.protocol import ServerFactory
 from twisted.python import usage
 
-from recycler.admin import AdminFactory
+from recycler.admin import AdminFactory, checkToken
 from recycler.apps import AppError, splitAppName
 from recycler.listeners import SharedListeners, checkDescription
 from recycler.policy import TTLRange
@@ -184,9 +184,10 @@ class Options(usage.Options):
                     self["admin-token"] = f.read().strip()
             except OSError as e:
                 raise usage.UsageError(f"--admin-token-file: {e}") from None
-        token = self["admin-token"]
-        if token is not None and (not token or len(token.split()) != 1):
-            raise usage.UsageError("the admin token must be one word, without spaces")
+        try:
+            checkToken(self["admin-token"])
+        except ValueError as e:
+            raise usage.UsageError(f"--admin-token: {e}") from None
 
 
 def workerCommand(options: Options, listenerFDs: list[int]) -> WorkerCommand:
