@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import Server
+from tests.harness import Server
 
 
 @pytest.fixture

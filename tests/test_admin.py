@@ -16,11 +16,11 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 
-from recycler import adminformat
-from recycler.admin import MAX_AUTH_FAILURES, AdminFactory
-from recycler.policy import TTLRange
-from recycler.pool import PoolError
-from recycler.workerprocess import WorkerState
+from recycler.admin import render as adminformat
+from recycler.admin.protocol import MAX_AUTH_FAILURES, AdminFactory
+from recycler.master.policy import TTLRange
+from recycler.master.pool import PoolError
+from recycler.master.workerprocess import WorkerState
 
 MIB = 1024 * 1024
 STARTED = 1000.0

@@ -11,7 +11,7 @@ import pytest_twisted
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 
-from harness import AdminClient, load, waitUntil
+from tests.harness import AdminClient, load, waitUntil
 
 OK = (200, b"Request done\n")
 

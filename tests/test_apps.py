@@ -10,9 +10,9 @@ from twisted.internet.task import Clock
 from twisted.web.resource import Resource
 from twisted.web.wsgi import WSGIResource
 
-from recycler.apps import AppError, loadApp, serverFor
-from recycler.drain import DrainableSite
-from recycler.protocoldrain import DrainableFactory
+from recycler.worker.apps import AppError, loadApp, serverFor
+from recycler.worker.drain.http import DrainableSite
+from recycler.worker.drain.tcp import DrainableFactory
 
 
 def wsgiApp(environ, start_response):

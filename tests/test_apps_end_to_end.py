@@ -13,7 +13,7 @@ import pytest
 import pytest_twisted
 from twisted.internet.threads import deferToThread
 
-from harness import load
+from tests.harness import load
 
 RECYCLING = ("--workers", "2", "--ttl", "0:1")
 

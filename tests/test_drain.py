@@ -11,7 +11,7 @@ from twisted.python.failure import Failure
 from twisted.web.server import NOT_DONE_YET
 
 from recycler.demo import DelayedAnswer
-from recycler.drain import DrainableSite, DrainingHTTPChannel
+from recycler.worker.drain.http import DrainableSite, DrainingHTTPChannel
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: example\r\n\r\n"
 

@@ -13,7 +13,7 @@ import pytest_twisted
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 
-from harness import acceptedConnections, load, processGone, waitUntil
+from tests.harness import acceptedConnections, load, processGone, waitUntil
 
 OK = (200, b"Request done\n")
 

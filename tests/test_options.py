@@ -7,8 +7,8 @@ import sys
 import pytest
 from twisted.python import usage
 
-from recycler.policy import TTLRange
-from recycler.pool import PoolConfig
+from recycler.master.policy import TTLRange
+from recycler.master.pool import PoolConfig
 from recycler.tap import Options, poolConfig, workerCommand
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recycler.policy import TTLRange, crashBackoff
+from recycler.master.policy import TTLRange, crashBackoff
 
 
 @pytest.mark.parametrize(

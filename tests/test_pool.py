@@ -7,11 +7,11 @@ from twisted.internet.error import ProcessDone
 from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 
-from recycler import messages
-from recycler.policy import TTLRange
-from recycler.pool import PoolConfig, PoolError, WorkerCommand, WorkerPool
+from recycler import wire
+from recycler.master.policy import TTLRange
+from recycler.master.pool import PoolConfig, PoolError, WorkerCommand, WorkerPool
+from recycler.master.workerprocess import WorkerState
 from recycler.testing import FakeProcess, FakeProcessReactor
-from recycler.workerprocess import WorkerState
 
 COMMAND = WorkerCommand("/py", ["/py", "-m", "recycler.worker"], {"A": "1"}, [7])
 TTL_2_4 = TTLRange(2, 4)
@@ -592,7 +592,7 @@ def test_statusUpdatesCounters(reactor):
     pool = makePool(reactor, target=1)
     [process] = startReady(reactor, pool)
     process.send("status", served=12, inFlight=3)
-    process.output(b"not json\n", fd=messages.EVENT_FD)
+    process.output(b"not json\n", fd=wire.EVENT_FD)
     process.send("status", served="many")
     worker = pool.workers[1]
     assert (worker.served, worker.inFlight) == (12, 3)

@@ -10,7 +10,7 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 
-from recycler.protocoldrain import DrainableFactory
+from recycler.worker.drain.tcp import DrainableFactory
 
 ADDRESS = IPv4Address("TCP", "127.0.0.1", 1234)
 

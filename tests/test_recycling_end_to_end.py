@@ -11,7 +11,7 @@ import pytest_twisted
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 
-from harness import AdminClient, acceptedConnections, load, waitUntil
+from tests.harness import AdminClient, acceptedConnections, load, waitUntil
 
 OK = (200, b"Request done\n")
 

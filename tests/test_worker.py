@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from twisted.internet.task import Clock
 
-from recycler.worker import Worker, acceptOnePerWakeup
+from recycler.worker.main import Worker, acceptOnePerWakeup
 
 
 class FakePort:

@@ -10,13 +10,13 @@ from twisted.internet import endpoints
 from twisted.internet.protocol import ServerFactory
 from twisted.python import usage
 
-from recycler.admin import AdminFactory, checkToken
-from recycler.apps import AppError, splitAppName
-from recycler.listeners import SharedListeners, checkDescription
-from recycler.policy import TTLRange
-from recycler.pool import PoolConfig, WorkerCommand, WorkerPool
-from recycler.service import RecyclerService
-from recycler.worker import withTLS
+from recycler.admin.protocol import AdminFactory, checkToken
+from recycler.master.listeners import SharedListeners, checkDescription
+from recycler.master.policy import TTLRange
+from recycler.master.pool import PoolConfig, WorkerCommand, WorkerPool
+from recycler.master.service import RecyclerService
+from recycler.worker.apps import AppError, splitAppName
+from recycler.worker.main import withTLS
 
 DEFAULT_LISTEN = "tcp:10080"
 """The port of the Node.js cluster example."""

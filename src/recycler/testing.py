@@ -16,7 +16,7 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from recycler import messages
+from recycler import wire
 
 _SIGNALS = {"KILL": 9, "TERM": 15, "INT": 2, "HUP": 1}
 
@@ -96,12 +96,12 @@ class FakeProcess:
 
     def commands(self) -> list[str]:
         """The kinds of the control messages the master sent, in order."""
-        lines = self.written.get(messages.COMMAND_FD, b"").splitlines()
-        return [messages.decode(line)["kind"] for line in lines]
+        lines = self.written.get(wire.COMMAND_FD, b"").splitlines()
+        return [wire.decode(line)["kind"] for line in lines]
 
     def send(self, kind: str, **fields: object) -> None:
         """The worker writes one event to the master."""
-        self.protocol.childDataReceived(messages.EVENT_FD, messages.encode(kind, **fields))
+        self.protocol.childDataReceived(wire.EVENT_FD, wire.encode(kind, **fields))
 
     def output(self, data: bytes, fd: int = 1) -> None:
         """The worker writes to its stdout (1) or stderr (2)."""

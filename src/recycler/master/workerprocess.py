@@ -21,7 +21,7 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
-from recycler import messages
+from recycler import wire
 
 PIPE_LINGER = 1.0
 """Seconds the master keeps reading a dead worker's pipes before closing them."""
@@ -158,7 +158,7 @@ class WorkerProcess(ProcessProtocol):
             self._arm("boot", self.limits.bootTimeout, self.kill, "boot-timeout")
 
     def childDataReceived(self, childFD: int, data: bytes) -> None:
-        if childFD == messages.EVENT_FD:
+        if childFD == wire.EVENT_FD:
             self._events.dataReceived(data)
         elif childFD in self._output:
             self._output[childFD].dataReceived(data)
@@ -215,7 +215,7 @@ class WorkerProcess(ProcessProtocol):
             inFlight=self.inFlight,
         )
         try:
-            self.transport.writeToChild(messages.COMMAND_FD, messages.encode("drain"))
+            self.transport.writeToChild(wire.COMMAND_FD, wire.encode("drain"))
         except (KeyError, OSError):
             pass  # its command pipe is closed: the worker is exiting anyway
         self._arm("kill", self.limits.grace, self.kill, "grace expired")
@@ -261,7 +261,7 @@ class WorkerProcess(ProcessProtocol):
 
     def _eventLine(self, line: bytes) -> None:
         try:
-            message = messages.decode(line)
+            message = wire.decode(line)
         except ValueError:
             self.log.warn(
                 "worker {workerId} sent a malformed control line: {line!r}",
@@ -331,7 +331,7 @@ class WorkerProcess(ProcessProtocol):
         self._timers[name] = self._clock.callLater(delay, fire)
 
     def _closePipes(self) -> None:
-        for fd in (1, 2, messages.EVENT_FD):
+        for fd in (1, 2, wire.EVENT_FD):
             self.transport.closeChildFD(fd)
 
     def _cancelTimers(self) -> None:

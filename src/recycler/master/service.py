@@ -16,8 +16,8 @@ from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from recycler.listeners import SharedListeners
-from recycler.pool import PoolError, WorkerPool
+from recycler.master.listeners import SharedListeners
+from recycler.master.pool import PoolError, WorkerPool
 
 EXIT_CANNOT_LISTEN = 1
 """Exit status of a master that could not bind its sockets."""

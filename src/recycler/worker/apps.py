@@ -20,8 +20,8 @@ from twisted.python.threadpool import ThreadPool
 from twisted.web.resource import IResource
 from twisted.web.wsgi import WSGIResource
 
-from recycler.drain import Drainable, DrainableSite
-from recycler.protocoldrain import DrainableFactory
+from recycler.worker.drain.http import Drainable, DrainableSite
+from recycler.worker.drain.tcp import DrainableFactory
 
 KINDS = (
     "a twisted.web resource, a WSGI app, a protocol factory, "

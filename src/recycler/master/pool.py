@@ -19,11 +19,11 @@ from twisted.internet.interfaces import IDelayedCall, IReactorProcess, IReactorT
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from recycler import messages
+from recycler import wire
 from recycler.completion import Completion
-from recycler.memory import residentBytes
-from recycler.policy import Random, TTLRange, crashBackoff
-from recycler.workerprocess import WorkerLimits, WorkerProcess, WorkerState
+from recycler.master.memory import residentBytes
+from recycler.master.policy import Random, TTLRange, crashBackoff
+from recycler.master.workerprocess import WorkerLimits, WorkerProcess, WorkerState
 
 MAX_WORKERS = 1024
 """The most workers a pool may be asked to run."""
@@ -101,11 +101,11 @@ class WorkerCommand:
             0: "w",
             1: "r",
             2: "r",
-            messages.COMMAND_FD: "w",
-            messages.EVENT_FD: "r",
+            wire.COMMAND_FD: "w",
+            wire.EVENT_FD: "r",
         }
         for offset, fd in enumerate(self.listenerFDs):
-            fds[messages.FIRST_LISTENER_FD + offset] = fd
+            fds[wire.FIRST_LISTENER_FD + offset] = fd
         return fds
 
 

@@ -2,7 +2,7 @@
 
 The master writes commands to the worker's fd 3; the worker writes events to its
 fd 4. Every message is a small JSON object (well under C{PIPE_BUF}, so each write
-is atomic) ended by C{\\n}. See docs/architecture.md for the list of messages.
+is atomic) ended by C{\\n}. See docs/architecture.md for the list of wire.
 """
 
 from __future__ import annotations

@@ -37,9 +37,9 @@ from twisted.logger import (
 from twisted.protocols.basic import LineOnlyReceiver
 from twisted.python import usage
 
-from recycler import messages
-from recycler.apps import AppError, loadApp, serverFor
-from recycler.drain import Drainable
+from recycler import wire
+from recycler.worker.apps import AppError, loadApp, serverFor
+from recycler.worker.drain.http import Drainable
 
 EXIT_APP_ERROR = 3
 """Exit status of a worker whose app cannot be loaded or served."""
@@ -71,7 +71,7 @@ def sendEvent(kind: str, **fields: object) -> bool:
     @return: whether it was written; it is dropped if the pipe is full or gone.
     """
     try:
-        os.write(messages.EVENT_FD, messages.encode(kind, **fields))
+        os.write(wire.EVENT_FD, wire.encode(kind, **fields))
     except OSError:
         return False
     return True
@@ -87,7 +87,7 @@ class MasterLink(LineOnlyReceiver):
 
     def lineReceived(self, line: bytes) -> None:
         try:
-            kind = messages.decode(line)["kind"]
+            kind = wire.decode(line)["kind"]
         except ValueError:
             Worker.log.warn("ignoring a malformed command: {line!r}", line=line[:200])
             return
@@ -180,7 +180,7 @@ def adoptListeners(
     """Adopt the C{count} listening sockets the master passed from fd 5 on."""
     ports = []
     for offset in range(count):
-        sock = socket.socket(fileno=messages.FIRST_LISTENER_FD + offset)
+        sock = socket.socket(fileno=wire.FIRST_LISTENER_FD + offset)
         try:
             port = reactor.adoptStreamPort(sock.fileno(), sock.family, factory)
         finally:
@@ -294,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         grace=options["grace"],
         statusInterval=options["status-interval"],
     )
-    stdio.StandardIO(MasterLink(worker), stdin=messages.COMMAND_FD, stdout=messages.EVENT_FD)
+    stdio.StandardIO(MasterLink(worker), stdin=wire.COMMAND_FD, stdout=wire.EVENT_FD)
     reactor.callWhenRunning(worker.start)
     reactor.callWhenRunning(_drainOnSigterm, reactor, worker)
     reactor.run()
@@ -302,7 +302,3 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.stderr.flush()
     # Interpreter finalisation takes 60-200 ms; nothing is left to clean up.
     os._exit(0)
-
-
-if __name__ == "__main__":
-    main()

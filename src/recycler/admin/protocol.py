@@ -27,10 +27,10 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from recycler import adminformat
-from recycler.memory import residentBytes
-from recycler.policy import TTLRange
-from recycler.pool import PoolError
+from recycler.admin import render as adminformat
+from recycler.master.memory import residentBytes
+from recycler.master.policy import TTLRange
+from recycler.master.pool import PoolError
 
 MAX_LINE = 4096
 """The longest command line accepted, in bytes; a longer one closes the connection."""

@@ -1,0 +1,5 @@
+"""C{python -m recycler.worker}: the program the master runs for each worker."""
+
+from recycler.worker.main import main
+
+main()
