@@ -13,9 +13,12 @@ from twisted.python import usage
 from recycler.admin.protocol import AdminFactory, checkToken
 from recycler.master.listeners import SharedListeners, checkDescription
 from recycler.master.policy import TTLRange
-from recycler.master.pool import PoolConfig, WorkerCommand, WorkerPool
+from recycler.master.pool import PoolConfig, WorkerPool
 from recycler.master.service import RecyclerService
-from recycler.worker.apps import AppError, splitAppName
+from recycler.master.spawn import Listeners, WorkerCommand
+from recycler.master.triggers import TriggerConfig
+from recycler.wire import splitAppName
+from recycler.worker.apps import AppError
 from recycler.worker.main import withTLS
 
 DEFAULT_LISTEN = "tcp:10080"
@@ -155,7 +158,7 @@ class Options(usage.Options):
             raise usage.UsageError(f"--ttl: {e}") from None
         try:
             splitAppName(self["app"])
-        except AppError as e:
+        except ValueError as e:
             raise usage.UsageError(f"--app: {e}") from None
         self._checkAdmin(reactor)
 
@@ -190,11 +193,8 @@ class Options(usage.Options):
             raise usage.UsageError(f"--admin-token: {e}") from None
 
 
-def workerCommand(options: Options, listenerFDs: list[int]) -> WorkerCommand:
-    """
-    The command line and environment each worker starts with; the service fills
-    in C{listenerFDs} once the sockets are bound.
-    """
+def workerCommand(options: Options, listeners: Listeners) -> WorkerCommand:
+    """The command line and environment each worker starts with, on C{listeners}."""
     args = [
         sys.executable,
         "-m",
@@ -202,8 +202,7 @@ def workerCommand(options: Options, listenerFDs: list[int]) -> WorkerCommand:
         "--app",
         options["app"],
         "--grace",
-        # Abort leftover connections shortly before the master's SIGKILL.
-        str(max(options["grace"] - 1, options["grace"] / 2)),
+        str(options["grace"]),
         "--status-interval",
         str(STATUS_INTERVAL),
         "--threads",
@@ -213,7 +212,7 @@ def workerCommand(options: Options, listenerFDs: list[int]) -> WorkerCommand:
         if options[name]:
             args += [f"--{name}", os.path.abspath(options[name])]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return WorkerCommand(sys.executable, args, env, listenerFDs)
+    return WorkerCommand(sys.executable, args, env, listeners)
 
 
 def poolConfig(options: Options) -> PoolConfig:
@@ -221,15 +220,17 @@ def poolConfig(options: Options) -> PoolConfig:
     maxRss = options["max-rss"]
     return PoolConfig(
         target=options["workers"],
-        ttl=options["ttl"],
         grace=options["grace"],
         overlap=options["overlap"],
         maxDraining=options["max-draining"],
-        maxRequests=options["max-requests"],
-        maxRequestsJitter=options["max-requests-jitter"],
-        maxRss=None if maxRss is None else maxRss * 1024 * 1024,
-        timeout=options["timeout"],
-        bootTimeout=options["boot-timeout"],
+        triggers=TriggerConfig(
+            ttl=options["ttl"],
+            maxRequests=options["max-requests"],
+            maxRequestsJitter=options["max-requests-jitter"],
+            maxRss=None if maxRss is None else maxRss * 1024 * 1024,
+            heartbeatTimeout=options["timeout"],
+            bootTimeout=options["boot-timeout"],
+        ),
     )
 
 
@@ -237,8 +238,9 @@ def makeService(options: Options) -> IService:
     """Build the master service from parsed options."""
     from twisted.internet import reactor
 
-    pool = WorkerPool(reactor, workerCommand(options, []), poolConfig(options))
+    listeners = SharedListeners(reactor, options["listen"])
+    pool = WorkerPool(reactor, workerCommand(options, listeners), poolConfig(options))
     admin = None
     if options["admin"] is not None:
         admin = (options["admin"], AdminFactory(pool, reactor, token=options["admin-token"]))
-    return RecyclerService(reactor, SharedListeners(reactor, options["listen"]), pool, admin)
+    return RecyclerService(reactor, listeners, pool, admin)

@@ -1,12 +1,13 @@
 """Test doubles for code that drives worker processes: a fake process reactor.
 
 Shipped with the package (like treq's C{StubTreq}) so that code built on
-L{recycler.pool.WorkerPool} can be tested in milliseconds, without processes.
+L{recycler.master.pool.WorkerPool} can be tested in milliseconds, without processes.
 """
 
 from __future__ import annotations
 
 import itertools
+import signal
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,8 +18,6 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from recycler import wire
-
-_SIGNALS = {"KILL": 9, "TERM": 15, "INT": 2, "HUP": 1}
 
 
 @implementer(IProcessTransport)
@@ -65,7 +64,7 @@ class FakeProcess:
             raise ProcessExitedAlready()
         self.signals.append(str(signalID))
         if signalID == "KILL":
-            self.exit(signal=_SIGNALS["KILL"])
+            self.exit(signal=signal.SIGKILL)
 
     def closeStdin(self) -> None:
         self.closeChildFD(0)

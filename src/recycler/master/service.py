@@ -1,13 +1,14 @@
-"""The master's top-level service: shared sockets first, workers next, sockets closed last."""
+"""The master's top-level service: shared sockets first, workers next, sockets closed last.
+
+(test-case-name: tests.master.test_service)
+"""
 
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from collections.abc import Callable
 
-import attrs
 from twisted.application.service import Service
 from twisted.internet import endpoints
 from twisted.internet.defer import Deferred, DeferredList, FirstError, succeed
@@ -18,6 +19,7 @@ from twisted.python.failure import Failure
 
 from recycler.master.listeners import SharedListeners
 from recycler.master.pool import PoolError, WorkerPool
+from recycler.master.signals import installSignalHandlers, signalTable
 
 EXIT_CANNOT_LISTEN = 1
 """Exit status of a master that could not bind its sockets."""
@@ -26,9 +28,10 @@ EXIT_CANNOT_LISTEN = 1
 class RecyclerService(Service):
     """
     Binds the shared sockets and the admin port (in C{privilegedStartService},
-    so a privileged port works with C{twistd --uid}), then starts the pool with
-    the sockets' fds. Stopping drains every worker before it closes the shared
-    sockets: closing them first would shut down every worker's listener.
+    so a privileged port works with C{twistd --uid}), then starts the pool,
+    which spawns workers on those sockets. Stopping drains every worker before
+    it closes the shared sockets: closing them first would shut down every
+    worker's listener.
 
     @ivar pool: The worker pool.
     @ivar admin: The admin endpoint description and the factory serving it, or L{None}.
@@ -42,13 +45,15 @@ class RecyclerService(Service):
         listeners: SharedListeners,
         pool: WorkerPool,
         admin: tuple[str, Factory] | None = None,
-        installSignalHandlers: bool = True,
+        installSignals: Callable[..., None] | None = installSignalHandlers,
+        exit: Callable[[int], None] = lambda status: _exitNow(status),
     ) -> None:
         self._reactor = reactor
         self.listeners = listeners
         self.pool = pool
         self.admin = admin
-        self._installSignalHandlers = installSignalHandlers
+        self._installSignals = installSignals
+        self._exit = exit
         self._binding: Deferred[object] | None = None
         self._adminPort: IListeningPort | None = None
         self._stopRequested = False
@@ -60,14 +65,40 @@ class RecyclerService(Service):
     def startService(self) -> None:
         super().startService()
         self._bind().addCallbacks(self._startPool, self._cannotListen)
-        if self._installSignalHandlers:
-            self._reactor.callWhenRunning(self._handleSignals)
+        if self._installSignals is not None:
+            self._reactor.callWhenRunning(self._installSignals, self._reactor, signalTable(self))
 
     def stopService(self) -> Deferred[object]:
         super().stopService()
         stopped = self.pool.stopService() if self.pool.running else succeed(None)
         stopped.addCallback(lambda _: self._close())
         return stopped
+
+    # What signals ask (recycler.master.signals.SignalTarget)
+
+    def stop(self) -> None:
+        """Stop the reactor once; twistd then stops this service."""
+        if self._reactor.running and not self._stopRequested:
+            self._stopRequested = True
+            self._reactor.stop()
+
+    def reload(self) -> None:
+        """Rolling reload of every worker."""
+        self._poolRequest(lambda pool: pool.reload())
+
+    def resize(self, delta: int) -> None:
+        """Run C{delta} more (or fewer) workers."""
+        self._poolRequest(lambda pool: pool.scale(pool.target + delta))
+
+    # Internals
+
+    def _poolRequest(self, request: Callable[[WorkerPool], None]) -> None:
+        if not self.pool.running:
+            return
+        try:
+            request(self.pool)
+        except PoolError as e:
+            self.log.warn("{error}", error=str(e))
 
     def _bind(self) -> Deferred[object]:
         if self._binding is None:
@@ -96,9 +127,6 @@ class RecyclerService(Service):
 
     def _startPool(self, _: object) -> None:
         if self.running:
-            self.pool.command = attrs.evolve(
-                self.pool.command, listenerFDs=self.listeners.filenos()
-            )
             self.pool.startService()
 
     def _close(self) -> Deferred[object]:
@@ -111,48 +139,8 @@ class RecyclerService(Service):
         if failure.check(FirstError):
             failure = failure.value.subFailure
         self.log.critical("cannot listen: {error}", error=failure.getErrorMessage())
-        self._reactor.addSystemEventTrigger("after", "shutdown", _exitNow, EXIT_CANNOT_LISTEN)
+        self._reactor.addSystemEventTrigger("after", "shutdown", self._exit, EXIT_CANNOT_LISTEN)
         self._reactor.callWhenRunning(self._reactor.stop)
-
-    def _handleSignals(self) -> None:
-        """
-        Install the master's signal handlers (replacing the reactor's, which
-        re-raise the signal at exit instead of exiting 0):
-
-         - SIGTERM, SIGINT: drain every worker, close the sockets, exit 0;
-         - SIGHUP: rolling reload of every worker (as the admin C{reload});
-         - SIGTTIN, SIGTTOU: one worker more, one fewer (gunicorn's convention).
-        """
-        actions: dict[int, Callable[[], None]] = {
-            signal.SIGTERM: self._stopOnce,
-            signal.SIGINT: self._stopOnce,
-            signal.SIGHUP: lambda: self._poolRequest(lambda pool: pool.reload()),
-            signal.SIGTTIN: lambda: self._poolRequest(lambda pool: pool.spawn(1)),
-            signal.SIGTTOU: lambda: self._poolRequest(lambda pool: pool.scale(pool.target - 1)),
-        }
-
-        def handle(signum: int, frame: object) -> None:
-            self._reactor.callFromThread(self._onSignal, signum, actions[signum])
-
-        for signum in actions:
-            signal.signal(signum, handle)
-
-    def _onSignal(self, signum: int, action: Callable[[], None]) -> None:
-        self.log.info("got {signal}", signal=signal.Signals(signum).name)
-        action()
-
-    def _poolRequest(self, request: Callable[[WorkerPool], None]) -> None:
-        if not self.pool.running:
-            return
-        try:
-            request(self.pool)
-        except PoolError as e:
-            self.log.warn("{error}", error=str(e))
-
-    def _stopOnce(self) -> None:
-        if self._reactor.running and not self._stopRequested:
-            self._stopRequested = True
-            self._reactor.stop()
 
 
 def _exitNow(status: int) -> None:

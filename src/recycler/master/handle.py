@@ -1,0 +1,348 @@
+"""The master's view of one worker process: a ProcessProtocol that owns its life.
+
+(test-case-name: tests.master.test_handle)
+
+A L{WorkerHandle} moves its worker through the states of
+L{recycler.master.lifecycle} (and nowhere else), arms the worker's triggers,
+reads its event pipe, relays its stdout/stderr into the master's log, asks it
+to drain over the command pipe, arms the SIGKILL deadline, and cancels every
+pending call once the process has exited, so no signal can ever reach a
+recycled pid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from twisted.internet.error import ProcessDone, ProcessExitedAlready, ProcessTerminated
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.protocol import ProcessProtocol
+from twisted.logger import ILogObserver, Logger, LogLevel
+from twisted.protocols.basic import LineOnlyReceiver
+from twisted.python.failure import Failure
+
+from recycler import wire
+from recycler.master.events import StopReason, WorkerEvent
+from recycler.master.lifecycle import Input, WorkerState, nextState
+from recycler.master.triggers import RequestLimit, TimeToLive, Trigger
+
+PIPE_LINGER = 1.0
+"""Seconds the master keeps reading a dead worker's pipes before closing them."""
+
+MAX_LINE = 64 * 1024
+"""Longest line read from a worker's pipes; longer ones are handed over in pieces."""
+
+
+class PoolCallbacks(Protocol):
+    """What a L{WorkerHandle} tells its pool."""
+
+    def workerReady(self, worker: WorkerHandle) -> None: ...
+
+    def workerWantsRecycling(self, worker: WorkerHandle, reason: StopReason) -> None: ...
+
+    def workerEnded(self, worker: WorkerHandle) -> None: ...
+
+
+class _Pipe:
+    """What L{LineOnlyReceiver} asks of its transport; a child's pipe closes by itself."""
+
+    disconnecting = False
+
+
+class _Lines(LineOnlyReceiver):
+    """
+    One pipe of a worker cut into lines (as procmon's C{LineLogger}); an
+    over-long line is handed over in pieces rather than dropped.
+    """
+
+    delimiter = b"\n"
+    MAX_LENGTH = MAX_LINE
+
+    def __init__(self, onLine: Callable[[bytes], None]) -> None:
+        self._onLine = onLine
+        self.transport = _Pipe()
+
+    def lineReceived(self, line: bytes) -> None:
+        self._onLine(line.rstrip(b"\r"))
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self._buffer = b""
+        while line:
+            piece, line = line[: self.MAX_LENGTH], line[self.MAX_LENGTH :]
+            if b"\n" in piece:
+                self.dataReceived(piece + line)
+                return
+            self._onLine(piece)
+
+    def flush(self) -> None:
+        """Hand over a last line that had no newline."""
+        rest, self._buffer = self._buffer, b""
+        if rest:
+            self._onLine(rest.rstrip(b"\r"))
+
+
+class WorkerHandle(ProcessProtocol):
+    """
+    One worker process, seen from the master.
+
+    @ivar workerId: Generation number; never reused within a master's life.
+    @ivar state: Where it is in its life (a L{WorkerState}); only L{_enter} changes it.
+    @ivar stopReason: Why the master is stopping it, or L{None}; only L{_enter} writes it.
+    @ivar endedIn: The state it was in when its process exited, once it has.
+    @ivar served: Requests completed, as last reported by the worker.
+    @ivar inFlight: Requests in progress, as last reported by the worker.
+    @ivar failure: Why the worker could not start, as it reported (e.g. an import error).
+    @ivar exitCode: Exit status once ended (L{None} if killed by a signal).
+    @ivar exitSignal: Signal number that ended it, if any.
+    """
+
+    def __init__(
+        self,
+        workerId: int,
+        clock: IReactorTime,
+        pool: PoolCallbacks,
+        triggers: Sequence[Trigger],
+        grace: float,
+        events: ILogObserver,
+    ) -> None:
+        self.workerId = workerId
+        self.state = WorkerState.STARTING
+        self.stopReason: StopReason | None = None
+        self.endedIn: WorkerState | None = None
+        self.pid: int | None = None
+        self.served = 0
+        self.inFlight = 0
+        self.failure: str | None = None
+        self.exitCode: int | None = None
+        self.exitSignal: int | None = None
+        self.spawnedAt = clock.seconds()
+        self.readyAt: float | None = None
+        self.grace = grace
+        self.log = Logger(observer=events)
+        self._clock = clock
+        self._pool = pool
+        self._triggers = list(triggers)
+        self._deadline: IDelayedCall | None = None
+        self._pipes = {
+            wire.EVENT_FD: _Lines(self._eventLine),
+            1: _Lines(lambda line: self._outputLine("stdout", line)),
+            2: _Lines(lambda line: self._outputLine("stderr", line)),
+        }
+
+    # ProcessProtocol
+
+    def connectionMade(self) -> None:
+        self.pid = self.transport.pid
+        self.transport.closeStdin()
+        ttl = self.ttl
+        self._event(
+            WorkerEvent.BORN,
+            "worker {workerId} born: pid {pid}, ttl {ttl}",
+            ttl="off" if ttl is None else f"{ttl:.3f}s",
+            ttlSeconds=ttl,
+            maxRequests=next(
+                (t.limit for t in self._triggers if isinstance(t, RequestLimit)), None
+            ),
+        )
+        for trigger in self._triggers:
+            trigger.arm(self._triggered)
+
+    def childDataReceived(self, childFD: int, data: bytes) -> None:
+        pipe = self._pipes.get(childFD)
+        if pipe is not None:
+            pipe.dataReceived(data)
+
+    def processExited(self, reason: Failure) -> None:
+        """
+        The process is gone. Twisted calls L{processEnded} only once its pipes
+        are closed too, which a subprocess the app started may delay by keeping
+        stdout open; so no signal is sent from now on, and the pipes are closed
+        if they are still open a moment later.
+        """
+        self._enter(Input.PROCESS_EXITED)
+        self._deadline = self._clock.callLater(PIPE_LINGER, self._closePipes)
+
+    def processEnded(self, reason: Failure) -> None:
+        for fd in (1, 2):
+            self._pipes[fd].flush()
+        self._enter(Input.ENDED)
+        if reason.check(ProcessDone, ProcessTerminated):
+            self.exitCode = reason.value.exitCode
+            self.exitSignal = reason.value.signal
+        self._event(
+            WorkerEvent.EXITED,
+            "worker {workerId} exited: pid {pid}, {status}, served {served}",
+            status=self.exitDescription(),
+            served=self.served,
+            exitCode=self.exitCode,
+            exitSignal=self.exitSignal,
+            reason=self.stopReason,
+        )
+        self._pool.workerEnded(self)
+
+    # What the pool asks
+
+    def retire(self, reason: StopReason) -> None:
+        """Its replacement is starting: keep serving until asked to drain."""
+        self._enter(Input.RETIRE, reason)
+        self._event(WorkerEvent.RETIRING, "worker {workerId} retiring ({reason})", reason=reason)
+
+    def drain(self, reason: StopReason) -> None:
+        """
+        Ask the worker to stop accepting, finish what it has and exit; SIGKILL
+        it if it is still alive after its grace. Does nothing once it is stopping.
+        """
+        if not self.state.serving and self.state is not WorkerState.STARTING:
+            return
+        self._enter(Input.DRAIN, reason)
+        self._event(
+            WorkerEvent.DRAINING,
+            "worker {workerId} draining ({reason}): pid {pid}, in flight {inFlight}",
+            reason=self.stopReason,
+            inFlight=self.inFlight,
+        )
+        try:
+            self.transport.writeToChild(wire.COMMAND_FD, wire.encode(wire.Command.DRAIN))
+        except (KeyError, OSError):
+            pass  # its command pipe is closed: the worker is exiting anyway
+        self._deadline = self._clock.callLater(self.grace, self.kill, StopReason.GRACE_EXPIRED)
+
+    def kill(self, reason: StopReason) -> None:
+        """SIGKILL the worker now, unless its process has already exited."""
+        if not self.state.signallable or self.state is WorkerState.KILLED:
+            return
+        self._enter(Input.KILL, reason)
+        self._cancelDeadline()
+        self._event(
+            WorkerEvent.KILLED,
+            "worker {workerId} killed ({why}): pid {pid}",
+            LogLevel.warn,
+            why=reason,
+        )
+        try:
+            self.transport.signalProcess("KILL")
+        except ProcessExitedAlready:
+            pass  # processExited is on its way
+
+    # Describing
+
+    @property
+    def ttl(self) -> float | None:
+        """The lifetime drawn for this worker, or L{None}."""
+        return next((t.seconds for t in self._triggers if isinstance(t, TimeToLive)), None)
+
+    def ttlLeft(self, now: float) -> float | None:
+        """Seconds until the TTL expires, or L{None} if no TTL is counting down."""
+        ttl = next((t for t in self._triggers if isinstance(t, TimeToLive)), None)
+        return None if ttl is None else ttl.left(now)
+
+    @property
+    def wasStopped(self) -> bool:
+        """Whether the master stopped it (rather than it exiting on its own)."""
+        return self.endedIn in (WorkerState.DRAINING, WorkerState.KILLED)
+
+    @property
+    def killed(self) -> bool:
+        """Whether the master had to SIGKILL it."""
+        return WorkerState.KILLED in (self.state, self.endedIn)
+
+    def exitDescription(self) -> str:
+        """C{"exit code N"} or C{"signal N"}, and the reported failure if any."""
+        if self.exitSignal is not None:
+            description = f"signal {self.exitSignal}"
+        else:
+            description = f"exit code {self.exitCode}"
+        if self.failure:
+            description += f": {self.failure}"
+        return description
+
+    # Internals
+
+    def _enter(self, happened: Input, reason: StopReason | None = None) -> None:
+        """
+        The one place where the state and the stop reason change. The first
+        reason sticks, except that a hang or boot timeout overrides a planned one.
+        """
+        before = self.state
+        self.state = nextState(before, happened)
+        if reason is not None and (self.stopReason is None or not reason.planned):
+            self.stopReason = reason
+        if not self.state.serving:
+            self._disarmTriggers()
+        if not self.state.signallable:
+            self.endedIn = self.endedIn or before
+            self._cancelDeadline()
+
+    def _triggered(self, reason: StopReason) -> None:
+        if reason.planned:
+            self._pool.workerWantsRecycling(self, reason)
+        else:
+            self.kill(reason)
+
+    def _eventLine(self, line: bytes) -> None:
+        try:
+            message = wire.decode(line)
+        except ValueError:
+            self.log.warn(
+                "worker {workerId} sent a malformed control line: {line!r}",
+                workerId=self.workerId,
+                line=line[:200],
+            )
+            return
+        kind = message["kind"]
+        if kind == wire.Event.STATUS:
+            self._status(message)
+        elif kind == wire.Event.READY:
+            self._becomeReady()
+        elif kind == wire.Event.FAILED:
+            self.failure = str(message.get("reason"))
+        for trigger in self._triggers:
+            trigger.heard(message)
+
+    def _status(self, message: dict[str, Any]) -> None:
+        served, inFlight = message.get("served"), message.get("inFlight")
+        if isinstance(served, int) and isinstance(inFlight, int):
+            self.served, self.inFlight = served, inFlight
+
+    def _becomeReady(self) -> None:
+        if self.state is not WorkerState.STARTING:
+            return
+        self._enter(Input.READY)
+        self.readyAt = self._clock.seconds()
+        self._event(
+            WorkerEvent.READY,
+            "worker {workerId} ready: pid {pid} in {startup:.3f}s",
+            startup=self.readyAt - self.spawnedAt,
+        )
+        for trigger in self._triggers:
+            trigger.ready(self.pid)
+        self._pool.workerReady(self)
+
+    def _outputLine(self, stream: str, line: bytes) -> None:
+        self.log.info(
+            "[worker {workerId}] {line}",
+            workerId=self.workerId,
+            line=line.decode("utf-8", "replace"),
+            stream=stream,
+        )
+
+    def _event(
+        self, kind: WorkerEvent, format: str, level: LogLevel = LogLevel.info, **fields: Any
+    ) -> None:
+        """Log a lifecycle event on the pool's event channel (the log and C{watch})."""
+        self.log.emit(level, format, event=kind, workerId=self.workerId, pid=self.pid, **fields)
+
+    def _disarmTriggers(self) -> None:
+        for trigger in self._triggers:
+            trigger.disarm()
+
+    def _cancelDeadline(self) -> None:
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline = None
+
+    def _closePipes(self) -> None:
+        self._deadline = None
+        for fd in (1, 2, wire.EVENT_FD):
+            self.transport.closeChildFD(fd)
