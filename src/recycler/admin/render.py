@@ -1,28 +1,34 @@
-"""How the admin port says things: aligned tables, event lines, Prometheus text, JSON.
+"""How the admin port says things: aligned tables, event lines, JSON lines.
 
-Pure functions from plain data (the pool's stats, worker rows, event dicts) to
-lines of text; L{recycler.admin} decides what to say and when. No returned line
-ever contains a newline, so each is safe to send as one line of the protocol.
+(test-case-name: tests.admin.test_render)
+
+Pure functions from the pool's data (L{PoolStats}, worker handles, log events)
+to fields and lines of text; L{recycler.admin.commands} decides what to say and
+when. No returned line ever contains a newline, so each is safe to send as one
+line of the protocol.
 """
 
 from __future__ import annotations
 
+import datetime
 import enum
 import json
 import math
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from typing import Any
+
+from recycler.admin.interfaces import AdminWorker
+from recycler.master.events import StopReason, WorkerEvent
+from recycler.master.lifecycle import PHASES
+from recycler.master.stats import PoolStats
 
 SCHEMA_VERSION = 1
 """The version of the JSON replies; bumped when a field changes meaning or goes away."""
 
-STATES = ("starting", "ready", "draining")
-"""The live worker states, in the order every listing shows them."""
-
 MIB = 1024 * 1024
 
-_KEY_NAMES = {"workerId": "worker"}
-"""Event fields renamed in text event lines."""
+_LEGACY_KEYS = frozenset({"message", "system", "format", "isError", "failure", "time"})
+"""Keys a legacy log observer may have added to a log event (it edits events in place)."""
 
 
 # JSON
@@ -82,6 +88,12 @@ def formatValue(value: Any) -> str:
     return text if plain else json.dumps(text)
 
 
+def formatTime(seconds: float) -> str:
+    """A POSIX time as ISO 8601 UTC to the millisecond: C{2023-11-14T22:13:20.123Z}."""
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def formatTable(
     header: Sequence[str], rows: Sequence[Sequence[str]], leftAligned: Container[int] = ()
 ) -> list[str]:
@@ -103,42 +115,76 @@ def formatTable(
     return lines
 
 
+# watch
+
+
+def watchFields(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """
+    What C{watch} relays of one log event of the pool: L{None} unless it is a
+    worker lifecycle event (its C{event} is a L{WorkerEvent}); else its name, its
+    time (C{time}, from C{log_time}) and its own fields, without the logging
+    system's (C{log_*}, and those a legacy observer may have added).
+    """
+    try:
+        kind = WorkerEvent(event.get("event"))
+    except ValueError:
+        return None
+    fields: dict[str, Any] = {"event": kind}
+    if event.get("log_time") is not None:
+        fields["time"] = round(event["log_time"], 3)
+    for key, value in event.items():
+        if key not in fields and not key.startswith("log_") and key not in _LEGACY_KEYS:
+            fields[key] = value
+    return fields
+
+
+_KEY_NAMES = {"workerId": "worker"}
+"""Event fields renamed in text event lines."""
+
+_TEXT_VALUES: Mapping[str, Callable[[Any], str]] = {"time": formatTime}
+"""Event fields shown in text other than by L{formatValue}."""
+
+
 def eventText(event: Mapping[str, Any]) -> str:
     """
-    A pool event as one line: its name, then C{key=value} pairs, e.g.
-    C{born worker=3 pid=1234 ttl=2.1}. Fields whose value is L{None} are left out.
+    An event as one line: its name, then C{key=value} pairs, e.g.
+    C{born time=2023-11-14T22:13:20.123Z worker=3 pid=1234}. Fields whose value
+    is L{None} are left out.
     """
     parts = [formatValue(event.get("event", "event"))]
     for key, value in event.items():
         if key == "event" or value is None:
             continue
-        parts.append(f"{formatValue(_KEY_NAMES.get(key, key))}={formatValue(value)}")
+        text = _TEXT_VALUES.get(key, formatValue)(value)
+        parts.append(f"{formatValue(_KEY_NAMES.get(key, key))}={text}")
     return " ".join(parts)
 
 
 # list
 
 
-def workerRow(worker: Any, now: float, rssBytes: int | None) -> dict[str, Any]:
+def workerRow(
+    worker: AdminWorker, now: float, rssBytes: int | None, reason: StopReason | None
+) -> dict[str, Any]:
     """The C{list} fields of one worker, as JSON gives them (seconds, bytes)."""
     ttlLeft = worker.ttlLeft(now)
     return {
         "id": worker.workerId,
         "pid": worker.pid,
-        "state": worker.state.value,
+        "state": worker.state.phase,
         "age": round(now - worker.spawnedAt, 3),
         "ttlLeft": None if ttlLeft is None else round(ttlLeft, 3),
         "served": worker.served,
         "inFlight": worker.inFlight,
         "rssBytes": rssBytes,
-        "reason": getattr(worker, "recycleReason", None),
+        "reason": None if reason is None else str(reason),
     }
 
 
 LIST_HEADER = ("ID", "PID", "STATE", "AGE", "TTL", "SERVED", "INFLIGHT", "RSS(MiB)", "REASON")
 
 
-def _dash(value: Any, render: Any = str) -> str:
+def _dash(value: Any, render: Callable[[Any], str] = str) -> str:
     return "-" if value is None else render(value)
 
 
@@ -149,13 +195,13 @@ def listLines(
     The text of C{list}: a summary line, the backoff if any, and the worker table.
 
     @param rows: Worker rows as made by L{workerRow}.
-    @param backoff: C{{"streak": N, "nextAttemptIn": seconds or None}} or L{None}.
+    @param backoff: As made by L{backoffFields}.
     """
-    counts = dict.fromkeys(STATES, 0)
+    counts = dict.fromkeys(PHASES, 0)
     for row in rows:
         if row["state"] in counts:
             counts[row["state"]] += 1
-    summary = ", ".join(f"{counts[state]} {state}" for state in STATES)
+    summary = ", ".join(f"{counts[phase]} {phase}" for phase in PHASES)
     lines = [f"target {target}, {len(rows)} live ({summary})"]
     if backoff is not None:
         lines.append(backoffText(backoff))
@@ -177,6 +223,14 @@ def listLines(
     return lines
 
 
+def backoffFields(stats: PoolStats) -> dict[str, Any] | None:
+    """C{{"streak": N, "nextAttemptIn": seconds or None}} while the pool backs off, else L{None}."""
+    if not stats.crashStreak:
+        return None
+    nextIn = stats.nextRespawnIn
+    return {"streak": stats.crashStreak, "nextAttemptIn": None if nextIn is None else round(nextIn, 3)}
+
+
 def backoffText(backoff: Mapping[str, Any]) -> str:
     """C{backoff: 3 failed starts in a row, next attempt in 4.2s}."""
     nextIn = backoff.get("nextAttemptIn")
@@ -187,124 +241,43 @@ def backoffText(backoff: Mapping[str, Any]) -> str:
 # stats
 
 
-def statsLines(stats: Mapping[str, Any], backoff: Mapping[str, Any] | None) -> list[str]:
+def phaseCounts(stats: PoolStats) -> dict[str, int]:
+    """Live workers by phase, every phase present, in the order listings show them."""
+    counts = {"starting": stats.starting, "ready": stats.ready, "draining": stats.draining}
+    return {phase: counts[phase] for phase in PHASES}
+
+
+def statsFields(stats: PoolStats) -> dict[str, Any]:
+    """The C{stats} object of JSON replies."""
+    return {
+        "born": stats.born,
+        "exited": stats.exited,
+        "killed": stats.killed,
+        "served": stats.served,
+        "inFlight": stats.inFlight,
+        "spawnFailures": stats.spawnFailures,
+        "recycles": dict(stats.recycles),
+        "uptime": stats.uptime,
+        "target": stats.target,
+        "states": phaseCounts(stats),
+    }
+
+
+def statsLines(stats: PoolStats) -> list[str]:
     """The text of C{stats}: one C{name  value} line per total."""
-    states = stats.get("states", {})
-    recycles = stats.get("recycles", {})
+    backoff = backoffFields(stats)
+    recycles = " ".join(f"{formatValue(r)}={n}" for r, n in sorted(stats.recycles.items()))
     pairs = [
-        ("uptime", f"{formatNumber(stats['uptime'], 1)}s"),
-        ("target", str(stats["target"])),
-        ("workers", " ".join(f"{state}={states.get(state, 0)}" for state in STATES)),
-        ("born", str(stats["born"])),
-        ("exited", str(stats["exited"])),
-        ("killed", str(stats["killed"])),
-        ("served", str(stats["served"])),
-        ("in-flight", str(stats["inFlight"])),
-        ("spawn-failures", str(stats["spawnFailures"])),
-        (
-            "recycles",
-            " ".join(f"{formatValue(r)}={n}" for r, n in sorted(recycles.items())) or "-",
-        ),
+        ("uptime", f"{formatNumber(stats.uptime, 1)}s"),
+        ("target", str(stats.target)),
+        ("workers", " ".join(f"{phase}={n}" for phase, n in phaseCounts(stats).items())),
+        ("born", str(stats.born)),
+        ("exited", str(stats.exited)),
+        ("killed", str(stats.killed)),
+        ("served", str(stats.served)),
+        ("in-flight", str(stats.inFlight)),
+        ("spawn-failures", str(stats.spawnFailures)),
+        ("recycles", recycles or "-"),
         ("backoff", "-" if backoff is None else backoffText(backoff).partition(": ")[2]),
     ]
     return formatTable(("TOTAL", "VALUE"), pairs, leftAligned=(0, 1))[1:]
-
-
-# metrics
-
-
-def metricFamilies(stats: Mapping[str, Any], crashStreak: int) -> list[tuple[str, str, str, Any]]:
-    """
-    The exported metrics: C{(name, type, help, value)}, where value is a number
-    or, for labelled families, a mapping of label value to number.
-    """
-    states = stats.get("states", {})
-    return [
-        ("recycler_workers_born_total", "counter", "Workers spawned.", stats["born"]),
-        ("recycler_workers_exited_total", "counter", "Workers that exited.", stats["exited"]),
-        (
-            "recycler_workers_killed_total",
-            "counter",
-            "Workers ended with SIGKILL.",
-            stats["killed"],
-        ),
-        (
-            "recycler_requests_served_total",
-            "counter",
-            "Requests completed by all workers, exited ones included.",
-            stats["served"],
-        ),
-        (
-            "recycler_spawn_failures_total",
-            "counter",
-            "Workers that could not be started.",
-            stats["spawnFailures"],
-        ),
-        (
-            "recycler_recycles_total",
-            "counter",
-            "Workers that exited, by why they were recycled.",
-            dict(sorted(stats.get("recycles", {}).items())),
-        ),
-        (
-            "recycler_workers",
-            "gauge",
-            "Live workers by state.",
-            {state: states.get(state, 0) for state in STATES},
-        ),
-        ("recycler_workers_target", "gauge", "Workers the pool keeps.", stats["target"]),
-        (
-            "recycler_requests_in_flight",
-            "gauge",
-            "Requests in progress in all workers.",
-            stats["inFlight"],
-        ),
-        ("recycler_uptime_seconds", "gauge", "Seconds since the pool started.", stats["uptime"]),
-        (
-            "recycler_crash_streak",
-            "gauge",
-            "Consecutive workers that failed to start (0: not backing off).",
-            crashStreak,
-        ),
-    ]
-
-
-_LABELS = {"recycler_recycles_total": "reason", "recycler_workers": "state"}
-
-
-def metricsLines(stats: Mapping[str, Any], crashStreak: int) -> list[str]:
-    """The metrics in the Prometheus text exposition format, version 0.0.4."""
-    lines = []
-    for name, kind, help, value in metricFamilies(stats, crashStreak):
-        lines.append(f"# HELP {name} {help}")
-        lines.append(f"# TYPE {name} {kind}")
-        if isinstance(value, Mapping):
-            label = _LABELS[name]
-            for labelValue, sample in value.items():
-                escaped = _escapeLabel(str(labelValue))
-                lines.append(f'{name}{{{label}="{escaped}"}} {_sampleValue(sample)}')
-        else:
-            lines.append(f"{name} {_sampleValue(value)}")
-    return lines
-
-
-def metricsObject(stats: Mapping[str, Any], crashStreak: int) -> dict[str, Any]:
-    """The metrics as a JSON-ready mapping of name to number (or label to number)."""
-    return {name: value for name, _, _, value in metricFamilies(stats, crashStreak)}
-
-
-def _escapeLabel(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _sampleValue(value: float) -> str:
-    if isinstance(value, bool):
-        return str(int(value))
-    if isinstance(value, int):
-        return str(value)
-    value = float(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(value)

@@ -71,7 +71,7 @@ class PoolConfig:
     grace: float = 30.0
     overlap: bool = True
     maxDraining: int = 1
-    triggers: TriggerConfig = TriggerConfig()
+    triggers: TriggerConfig = attrs.field(factory=TriggerConfig)
 
 
 class WorkerPool(Service):

@@ -1,0 +1,13 @@
+"""The worker process: adopts the shared sockets, serves the app, drains when asked.
+
+The master runs C{python -m recycler.worker}; from this project the worker
+imports only L{recycler.wire} and this package:
+
+ - L{recycler.worker.main}: the command line and the process's life;
+ - L{recycler.worker.link}: the pipes to the master (commands in, events out);
+ - L{recycler.worker.lifecycle}: ready, status heartbeat, stop, drain;
+ - L{recycler.worker.sockets}: adopting the shared listening sockets;
+ - L{recycler.worker.apps}: loading C{--app} into a drainable factory;
+ - L{recycler.worker.tls}: TLS around that factory;
+ - L{recycler.worker.drain}: the graceful drain of HTTP and plain TCP servers.
+"""

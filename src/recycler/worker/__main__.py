@@ -1,4 +1,7 @@
-"""C{python -m recycler.worker}: the program the master runs for each worker."""
+"""C{python -m recycler.worker}: the program the master runs for each worker.
+
+(test-case-name: tests.worker.test_main)
+"""
 
 from recycler.worker.main import main
 

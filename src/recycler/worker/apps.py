@@ -1,4 +1,4 @@
-"""Loading the user's app in a worker, and turning it into a drainable server factory.
+"""Loading the user's app into a drainable factory (test-case-name: tests.worker.test_apps).
 
 C{--app package.module:name} names one of:
 
@@ -20,17 +20,16 @@ from twisted.python.threadpool import ThreadPool
 from twisted.web.resource import IResource
 from twisted.web.wsgi import WSGIResource
 
-from recycler.worker.drain.http import Drainable, DrainableSite
+from recycler import wire
+from recycler.worker.drain import IDrainable
+from recycler.worker.drain.http import DrainableSite
 from recycler.worker.drain.tcp import DrainableFactory
+from recycler.worker.errors import AppError
 
 KINDS = (
     "a twisted.web resource, a WSGI app, a protocol factory, "
     "or a callable taking no argument that returns one of them"
 )
-
-
-class AppError(Exception):
-    """The app named on the command line cannot be loaded or served; the message says why."""
 
 
 @attrs.frozen
@@ -43,30 +42,21 @@ class AppServer:
     @ivar threadPool: The WSGI thread pool to start and stop with the worker, if any.
     """
 
-    factory: Drainable
+    factory: IDrainable
     description: str
     threadPool: ThreadPool | None = None
-
-
-def splitAppName(name: str) -> tuple[str, str]:
-    """
-    Split C{"package.module:attribute"} into its module and attribute path.
-
-    @raise AppError: if either part is missing.
-    """
-    module, sep, attribute = name.partition(":")
-    if not sep or not module or not attribute:
-        raise AppError(f"expected 'package.module:name', got {name!r}")
-    return module, attribute
 
 
 def loadApp(name: str) -> object:
     """
     Import C{"package.module:attribute"} and return the attribute.
 
-    @raise AppError: with the reason (import error, missing attribute).
+    @raise AppError: with the reason (malformed name, import error, missing attribute).
     """
-    moduleName, attributePath = splitAppName(name)
+    try:
+        moduleName, attributePath = wire.splitAppName(name)
+    except ValueError as e:
+        raise AppError(str(e)) from None
     try:
         app: object = importlib.import_module(moduleName)
     except Exception as e:

@@ -1,4 +1,6 @@
-"""Graceful drain for twisted.web: finish in-flight requests, drop no connection.
+"""Graceful drain for twisted.web (test-case-name: tests.worker.test_drain_http).
+
+Finish the requests in flight, drop no connection.
 
 The recipe measured to give zero client errors (docs/architecture.md):
 
@@ -13,32 +15,13 @@ The recipe measured to give zero client errors (docs/architecture.md):
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall
 from twisted.web.http import HTTPChannel
 from twisted.web.server import Request, Site
+from zope.interface import implementer
 
-from recycler.completion import Completion
-
-
-class Drainable(Protocol):
-    """
-    What a worker serves: a protocol factory (L{DrainableSite},
-    L{recycler.protocoldrain.DrainableFactory}) that counts its work and can drain.
-
-    @ivar served: Requests (or, for plain protocols, connections) completed.
-    @ivar inFlight: Requests (or connections) in progress.
-    """
-
-    served: int
-
-    @property
-    def inFlight(self) -> int: ...
-
-    def drain(self, idleGrace: float, deadline: float) -> Deferred[None]:
-        """Close every connection gracefully; fires when none is left."""
+from recycler.worker.drain import Drain, IDrainable
 
 
 class DrainingHTTPChannel(HTTPChannel):
@@ -83,6 +66,7 @@ class DrainingHTTPChannel(HTTPChannel):
             self.persistent = False
 
 
+@implementer(IDrainable)
 class DrainableSite(Site):
     """
     A L{Site} that counts requests and can drain its connections gracefully.
@@ -92,7 +76,6 @@ class DrainableSite(Site):
 
     @ivar channels: Open connections.
     @ivar served: Requests answered so far.
-    @ivar draining: Whether L{drain} has been called.
     """
 
     protocol = DrainingHTTPChannel
@@ -103,16 +86,19 @@ class DrainableSite(Site):
         self.accessLog = accessLog
         self.channels: set[DrainingHTTPChannel] = set()
         self.served = 0
-        self.draining = False
-        self._drained = Completion()
+        self._drain: Drain | None = None
         self._idleGrace = 0.0
-        self._deadline: IDelayedCall | None = None
         self._idleTimers: dict[DrainingHTTPChannel, IDelayedCall] = {}
 
     @property
     def inFlight(self) -> int:
         """Requests received and not yet answered."""
         return sum(len(channel.requests) for channel in self.channels)
+
+    @property
+    def draining(self) -> bool:
+        """Whether L{drain} has been called."""
+        return self._drain is not None
 
     def log(self, request: Request) -> None:
         if self.accessLog:
@@ -124,16 +110,14 @@ class DrainableSite(Site):
 
         @return: fires when no connection is left.
         """
-        if not self.draining:
-            self.draining = True
+        if self._drain is None:
             self._idleGrace = idleGrace
+            self._drain = Drain(self.reactor, deadline, self.channels)
             for channel in list(self.channels):
                 channel.stopAfterCurrentRequest()
                 if not channel.requests:
                     self.closeWhenIdle(channel)
-            self._deadline = self.reactor.callLater(deadline, self._abortAll)
-            self._checkDrained()
-        return self._drained.wait()
+        return self._drain.wait()
 
     def closeWhenIdle(self, channel: DrainingHTTPChannel) -> None:
         """Close C{channel} if it is still idle after the idle grace."""
@@ -150,19 +134,10 @@ class DrainableSite(Site):
         timer = self._idleTimers.pop(channel, None)
         if timer is not None and timer.active():
             timer.cancel()
-        self._checkDrained()
+        if self._drain is not None:
+            self._drain.check()
 
     def _closeIfIdle(self, channel: DrainingHTTPChannel) -> None:
         self._idleTimers.pop(channel, None)
         if not channel.requests and not channel.transport.disconnecting:
             channel.loseConnection()
-
-    def _abortAll(self) -> None:
-        for channel in list(self.channels):
-            channel.transport.abortConnection()
-
-    def _checkDrained(self) -> None:
-        if self.draining and not self.channels and not self._drained.done:
-            if self._deadline is not None and self._deadline.active():
-                self._deadline.cancel()
-            self._drained.fire()

@@ -1,4 +1,4 @@
-"""Graceful drain for any protocol factory: wait for connections to end on their own.
+"""Graceful drain for any protocol factory (test-case-name: tests.worker.test_drain_tcp).
 
 A plain TCP protocol has no requests the worker could see, so draining means:
 stop accepting (done by the caller), call C{drain()} on each connection's
@@ -10,19 +10,20 @@ is still open at the deadline.
 from __future__ import annotations
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IDelayedCall, IProtocolFactory, IReactorTime
+from twisted.internet.interfaces import IProtocolFactory, IReactorTime
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
+from zope.interface import implementer
 
-from recycler.completion import Completion
+from recycler.worker.drain import Drain, IDrainable
 
 
+@implementer(IDrainable)
 class DrainableFactory(WrappingFactory):
     """
     Wraps a protocol factory, tracks its connections, and drains them.
 
     @ivar served: Connections that have ended.
-    @ivar draining: Whether L{drain} has been called.
     """
 
     noisy = False
@@ -32,9 +33,7 @@ class DrainableFactory(WrappingFactory):
         super().__init__(wrappedFactory)
         self.reactor = reactor
         self.served = 0
-        self.draining = False
-        self._drained = Completion()
-        self._deadline: IDelayedCall | None = None
+        self._drain: Drain | None = None
 
     @property
     def inFlight(self) -> int:
@@ -44,16 +43,17 @@ class DrainableFactory(WrappingFactory):
     def unregisterProtocol(self, p: ProtocolWrapper) -> None:
         super().unregisterProtocol(p)
         self.served += 1
-        self._checkDrained()
+        if self._drain is not None:
+            self._drain.check()
 
     def drain(self, idleGrace: float, deadline: float) -> Deferred[None]:
         """
         Ask each connection's protocol to C{drain()} if it can, wait for all of
-        them to close, abort the rest after C{deadline} seconds. (C{idleGrace}
-        does not apply: only the protocol knows when its connection is idle.)
+        them to close, abort the rest after C{deadline} seconds. C{idleGrace}
+        does not apply (see L{IDrainable.drain}).
         """
-        if not self.draining:
-            self.draining = True
+        if self._drain is None:
+            self._drain = Drain(self.reactor, deadline, self.protocols)
             for wrapper in list(self.protocols):
                 hook = getattr(wrapper.wrappedProtocol, "drain", None)
                 if callable(hook):
@@ -61,16 +61,4 @@ class DrainableFactory(WrappingFactory):
                         hook()
                     except Exception:
                         self.log.failure("{protocol!r}.drain() failed", protocol=hook.__self__)
-            self._deadline = self.reactor.callLater(deadline, self._abortAll)
-            self._checkDrained()
-        return self._drained.wait()
-
-    def _abortAll(self) -> None:
-        for wrapper in list(self.protocols):
-            wrapper.transport.abortConnection()
-
-    def _checkDrained(self) -> None:
-        if self.draining and not self.protocols and not self._drained.done:
-            if self._deadline is not None and self._deadline.active():
-                self._deadline.cancel()
-            self._drained.fire()
+        return self._drain.wait()
