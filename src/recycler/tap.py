@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_tap -*-
 """Command line of C{twistd recycler}: options, validation, and the service they build."""
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ DEFAULT_LISTEN = "tcp:10080"
 
 STATUS_INTERVAL = 1.0
 """Seconds between worker status reports, which double as heartbeats."""
-
 
 def _positiveInt(text: str) -> int:
     value = int(text)

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.master.test_pool -*-
 """Test doubles for code that drives worker processes: a fake process reactor.
 
 Shipped with the package (like treq's C{StubTreq}) so that code built on

@@ -1,6 +1,7 @@
+# -*- test-case-name: tests.test_wire -*-
 """The wire between the master and a worker: fd layout, message kinds, line codec.
 
-This is the one module both sides import (test-case-name: tests.test_wire).
+This is the one module both sides import.
 The master writes commands to the worker's fd 3; the worker writes events to
 its fd 4; listening sockets are fds 5, 6, ... Every message is a small JSON
 object (well under C{PIPE_BUF}, so each write is atomic) ended by C{\\n}. See
@@ -21,7 +22,6 @@ EVENT_FD = 4
 
 FIRST_LISTENER_FD = 5
 """The first shared listening socket; further ones follow in order."""
-
 
 class Command(enum.StrEnum):
     """What the master asks of a worker."""

@@ -1,7 +1,5 @@
-"""The master's vocabulary: worker event kinds, why a worker stops, and the pool's event channel.
-
-(test-case-name: tests.master.test_pool)
-"""
+# -*- test-case-name: tests.master.test_pool -*-
+"""The master's vocabulary: worker event kinds, why workers stop, the pool's event channel."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
+# -*- test-case-name: tests.master.test_handle -*-
 """The master's view of one worker process: a ProcessProtocol that owns its life.
-
-(test-case-name: tests.master.test_handle)
 
 A L{WorkerHandle} moves its worker through the states of
 L{recycler.master.lifecycle} (and nowhere else), arms the worker's triggers,
@@ -12,26 +11,23 @@ recycled pid.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from twisted.internet.error import ProcessDone, ProcessExitedAlready, ProcessTerminated
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import ILogObserver, Logger, LogLevel
-from twisted.protocols.basic import LineOnlyReceiver
 from twisted.python.failure import Failure
 
 from recycler import wire
 from recycler.master.events import StopReason, WorkerEvent
 from recycler.master.lifecycle import Input, WorkerState, nextState
+from recycler.master.pipes import Lines
 from recycler.master.triggers import RequestLimit, TimeToLive, Trigger
 
 PIPE_LINGER = 1.0
 """Seconds the master keeps reading a dead worker's pipes before closing them."""
-
-MAX_LINE = 64 * 1024
-"""Longest line read from a worker's pipes; longer ones are handed over in pieces."""
 
 
 class PoolCallbacks(Protocol):
@@ -42,44 +38,6 @@ class PoolCallbacks(Protocol):
     def workerWantsRecycling(self, worker: WorkerHandle, reason: StopReason) -> None: ...
 
     def workerEnded(self, worker: WorkerHandle) -> None: ...
-
-
-class _Pipe:
-    """What L{LineOnlyReceiver} asks of its transport; a child's pipe closes by itself."""
-
-    disconnecting = False
-
-
-class _Lines(LineOnlyReceiver):
-    """
-    One pipe of a worker cut into lines (as procmon's C{LineLogger}); an
-    over-long line is handed over in pieces rather than dropped.
-    """
-
-    delimiter = b"\n"
-    MAX_LENGTH = MAX_LINE
-
-    def __init__(self, onLine: Callable[[bytes], None]) -> None:
-        self._onLine = onLine
-        self.transport = _Pipe()
-
-    def lineReceived(self, line: bytes) -> None:
-        self._onLine(line.rstrip(b"\r"))
-
-    def lineLengthExceeded(self, line: bytes) -> None:
-        self._buffer = b""
-        while line:
-            piece, line = line[: self.MAX_LENGTH], line[self.MAX_LENGTH :]
-            if b"\n" in piece:
-                self.dataReceived(piece + line)
-                return
-            self._onLine(piece)
-
-    def flush(self) -> None:
-        """Hand over a last line that had no newline."""
-        rest, self._buffer = self._buffer, b""
-        if rest:
-            self._onLine(rest.rstrip(b"\r"))
 
 
 class WorkerHandle(ProcessProtocol):
@@ -125,9 +83,9 @@ class WorkerHandle(ProcessProtocol):
         self._triggers = list(triggers)
         self._deadline: IDelayedCall | None = None
         self._pipes = {
-            wire.EVENT_FD: _Lines(self._eventLine),
-            1: _Lines(lambda line: self._outputLine("stdout", line)),
-            2: _Lines(lambda line: self._outputLine("stderr", line)),
+            wire.EVENT_FD: Lines(self._eventLine),
+            1: Lines(lambda line: self._outputLine("stdout", line)),
+            2: Lines(lambda line: self._outputLine("stderr", line)),
         }
 
     # ProcessProtocol
@@ -241,6 +199,11 @@ class WorkerHandle(ProcessProtocol):
     def wasStopped(self) -> bool:
         """Whether the master stopped it (rather than it exiting on its own)."""
         return self.endedIn in (WorkerState.DRAINING, WorkerState.KILLED)
+
+    @property
+    def phase(self) -> str:
+        """What operators see of its state: starting, ready, draining or exited."""
+        return self.state.phase
 
     @property
     def killed(self) -> bool:

@@ -1,6 +1,5 @@
+# -*- test-case-name: tests.master.test_lifecycle -*-
 """A worker's life as the master sees it: states, the events that move it, one table.
-
-(test-case-name: tests.master.test_lifecycle)
 
 Every transition of every worker is a row of L{TRANSITIONS}; anything else is a
 bug and raises L{IllegalTransition}. The pool asks the state alone whether a

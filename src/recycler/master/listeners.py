@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.master.test_listeners -*-
 """The shared listening sockets: bound once by the master, accepted on only by workers.
 
 The master binds through Twisted endpoints (so C{tcp:8080:interface=...},

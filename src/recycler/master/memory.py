@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.master.test_memory -*-
 """Memory use of worker processes, as the kernel reports it (through psutil)."""
 
 from __future__ import annotations

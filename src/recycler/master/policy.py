@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.master.test_policy -*-
 """Pure pool policies: worker lifetimes (TTL ranges) and crash-loop backoff.
 
 Nothing here touches a reactor; randomness is a parameter so tests can pin it.

@@ -1,6 +1,5 @@
+# -*- test-case-name: tests.master.test_pool -*-
 """The pool: keeps the target number of workers alive and decides when to recycle them.
-
-(test-case-name: tests.master.test_pool)
 
 L{WorkerPool} decides when to act (spawn, queue a recycle, start a
 replacement, drain, back off) with an injected reactor, so tests drive it with
@@ -12,66 +11,30 @@ moves through its life by its handle (L{recycler.master.handle}).
 from __future__ import annotations
 
 import random as _random
-from collections import Counter
 from collections.abc import Callable
 
 import attrs
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IDelayedCall, IReactorProcess, IReactorTime
+from twisted.internet.interfaces import IReactorProcess, IReactorTime
 from twisted.logger import Logger
 
+from recycler.master.backoff import CrashBackoff
+from recycler.master.config import MAX_WORKERS, PoolConfig, PoolError
 from recycler.master.events import CRASH, StopReason, WorkerEvent, eventChannel
 from recycler.master.handle import WorkerHandle
 from recycler.master.lifecycle import WorkerState
 from recycler.master.memory import residentBytes
-from recycler.master.policy import Random, TTLRange, crashBackoff
+from recycler.master.policy import Random, TTLRange
 from recycler.master.spawn import WorkerCommand
-from recycler.master.stats import PoolStats
-from recycler.master.triggers import TriggerConfig, triggersFor
-
-MAX_WORKERS = 1024
-"""The most workers a pool may be asked to run."""
+from recycler.master.stats import PoolStats, PoolTotals
+from recycler.master.triggers import triggersFor
 
 ALWAYS_OVERLAPPED = (StopReason.RECYCLE, StopReason.RELOAD)
 """Recycle reasons whose replacement is always started before the old worker drains."""
 
-RECYCLES = frozenset(
-    {
-        StopReason.TTL,
-        StopReason.MAX_REQUESTS,
-        StopReason.MAX_RSS,
-        StopReason.RECYCLE,
-        StopReason.RELOAD,
-    }
-)
+RECYCLES = (*ALWAYS_OVERLAPPED, StopReason.TTL, StopReason.MAX_REQUESTS, StopReason.MAX_RSS)
 """Stop reasons that are planned recycles, bounded by C{maxDraining}."""
-
-
-class PoolError(Exception):
-    """A request to the pool that cannot be carried out; the message says why."""
-
-
-@attrs.frozen
-class PoolConfig:
-    """
-    How a pool runs its workers. The defaults are neutral (no TTL); the
-    command line has the seed example's.
-
-    @ivar target: How many workers to keep.
-    @ivar grace: Seconds a draining worker gets before SIGKILL.
-    @ivar overlap: Start a replacement, and drain the old worker only once the
-        replacement is ready, so planned recycling never lowers capacity.
-    @ivar maxDraining: How many planned recycles may be in progress at once;
-        more wait in a queue.
-    @ivar triggers: When each worker is recycled or killed.
-    """
-
-    target: int = 1
-    grace: float = 30.0
-    overlap: bool = True
-    maxDraining: int = 1
-    triggers: TriggerConfig = attrs.field(factory=TriggerConfig)
 
 
 class WorkerPool(Service):
@@ -108,19 +71,15 @@ class WorkerPool(Service):
         self._triggers = config.triggers
         self._random = random
         self._memoryOf = memoryOf
-        self._backoff = crashBackoff(random)
         self.events = eventChannel()
         self.log = Logger(observer=self.events)
+        self._backoff = CrashBackoff(self._clock, random, self._schedule, self.log)
         self.workers: dict[int, WorkerHandle] = {}
         self._lastId = 0
         self._queue: dict[WorkerHandle, StopReason] = {}
-        self._crashStreak = 0
-        self._retries = 0
-        self._respawnCall: IDelayedCall | None = None
         self._stopped: list[Deferred[None]] = []
         self._startedAt = self._clock.seconds()
-        self._totals: Counter[str] = Counter()
-        self._recycles: Counter[str] = Counter()
+        self._totals = PoolTotals()
 
     # Service
 
@@ -132,9 +91,7 @@ class WorkerPool(Service):
     def stopService(self) -> Deferred[None]:
         """Drain every worker; the result fires when the last one has exited."""
         super().stopService()
-        if self._respawnCall is not None and self._respawnCall.active():
-            self._respawnCall.cancel()
-        self._respawnCall = None
+        self._backoff.cancel()
         self._queue.clear()
         for worker in self._byAge():
             worker.drain(StopReason.STOP)
@@ -216,38 +173,18 @@ class WorkerPool(Service):
 
     def stats(self) -> PoolStats:
         """A snapshot of the pool; counters stay monotonic across recycling."""
-        live = list(self.workers.values())
-        phases = Counter(w.state.phase for w in live)
-        nextIn = None
-        if self._respawnCall is not None and self._respawnCall.active():
-            nextIn = max(0.0, self._respawnCall.getTime() - self._clock.seconds())
-        return PoolStats(
+        return self._totals.snapshot(
+            self.workers.values(),
             uptime=self._clock.seconds() - self._startedAt,
             target=self._target,
-            starting=phases["starting"],
-            ready=phases["ready"],
-            draining=phases["draining"],
-            born=self._totals["born"],
-            exited=self._totals["exited"],
-            killed=self._totals["killed"],
-            served=self._totals["served"] + sum(w.served for w in live),
-            inFlight=sum(w.inFlight for w in live),
-            spawnFailures=self._totals["spawnFailures"],
-            recycles=dict(self._recycles),
-            crashStreak=self._crashStreak,
-            nextRespawnIn=nextIn,
+            crashStreak=self._backoff.streak,
+            nextRespawnIn=self._backoff.nextRetryIn(),
         )
 
     # What workers tell (WorkerHandle's PoolCallbacks)
 
     def workerReady(self, worker: WorkerHandle) -> None:
-        if self._crashStreak:
-            self.log.info(
-                "worker {workerId} is ready: recovered after {failures} failed start(s)",
-                workerId=worker.workerId,
-                failures=self._crashStreak,
-            )
-            self._crashStreak = self._retries = 0
+        self._backoff.recovered(worker.workerId)
         self._schedule()
 
     def workerWantsRecycling(self, worker: WorkerHandle, reason: StopReason) -> None:
@@ -260,10 +197,9 @@ class WorkerPool(Service):
     def workerEnded(self, worker: WorkerHandle) -> None:
         del self.workers[worker.workerId]
         self._queue.pop(worker, None)
-        self._totals.update(exited=1, served=worker.served, killed=int(worker.killed))
         reason = worker.stopReason if worker.wasStopped else None
-        if reason is not StopReason.STOP:
-            self._recycles[str(reason or CRASH)] += 1
+        counted = None if reason is StopReason.STOP else str(reason or CRASH)
+        self._totals.ended(worker.served, worker.killed, counted)
         if not self.running:
             if not self.workers:
                 stopped, self._stopped = self._stopped, []
@@ -350,10 +286,10 @@ class WorkerPool(Service):
         ready = self._counted(WorkerState.READY)
         for worker in (starting + ready)[: max(0, len(counted) - self._target)]:
             worker.drain(StopReason.SCALE)
-        if self._respawnCall is not None:
+        if self._backoff.waiting:
             return
         for _ in range(self._target - len(counted)):
-            if self._crashStreak and self._counted(WorkerState.STARTING):
+            if self._backoff.streak and self._counted(WorkerState.STARTING):
                 return
             if not self._spawn():
                 return
@@ -369,35 +305,14 @@ class WorkerPool(Service):
             self.events,
         )
         try:
-            self._reactor.spawnProcess(
-                worker,
-                self._command.executable,
-                self._command.argv(),
-                env=dict(self._command.env),
-                childFDs=self._command.childFDs(),
-            )
+            self._command.spawn(self._reactor, worker)
         except OSError as e:
             self._startFailed(f"cannot spawn worker {worker.workerId}: {e}")
             return False
         self.workers[worker.workerId] = worker
-        self._totals["born"] += 1
+        self._totals.born += 1
         return True
 
     def _startFailed(self, why: str) -> None:
-        """A worker could not start: respawn after a growing delay."""
-        self._crashStreak += 1
-        self._totals["spawnFailures"] += 1
-        if self._crashStreak == 1:
-            self.log.error(
-                "{why}; retrying with backoff (logged once until a worker is ready)", why=why
-            )
-        else:
-            self.log.debug("{why}; failure {failures}", why=why, failures=self._crashStreak)
-        if self._respawnCall is None:
-            delay = self._backoff(self._retries)
-            self._retries += 1
-            self._respawnCall = self._clock.callLater(delay, self._respawnAfterBackoff)
-
-    def _respawnAfterBackoff(self) -> None:
-        self._respawnCall = None
-        self._schedule()
+        self._totals.spawnFailures += 1
+        self._backoff.failed(why)

@@ -1,7 +1,5 @@
-"""The master's top-level service: shared sockets first, workers next, sockets closed last.
-
-(test-case-name: tests.master.test_service)
-"""
+# -*- test-case-name: tests.master.test_service -*-
+"""The master's top-level service: shared sockets first, workers next, sockets closed last."""
 
 from __future__ import annotations
 
@@ -11,7 +9,7 @@ from collections.abc import Callable
 
 from twisted.application.service import Service
 from twisted.internet import endpoints
-from twisted.internet.defer import Deferred, DeferredList, FirstError, succeed
+from twisted.internet.defer import Deferred, DeferredList, FirstError, maybeDeferred, succeed
 from twisted.internet.interfaces import IListeningPort, IReactorCore
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
@@ -132,7 +130,7 @@ class RecyclerService(Service):
     def _close(self) -> Deferred[object]:
         ports = [self.listeners.close()]
         if self._adminPort is not None:
-            ports.append(self._adminPort.stopListening())
+            ports.append(maybeDeferred(self._adminPort.stopListening))
         return DeferredList(ports)
 
     def _cannotListen(self, failure: Failure) -> None:

@@ -1,6 +1,5 @@
+# -*- test-case-name: tests.master.test_signals -*-
 """The master's signal table: which signal asks what of the service and its pool.
-
-(test-case-name: tests.master.test_signals)
 
 The handlers only hand the signal to the reactor thread (C{callFromThread});
 the action runs there, logged, like an admin command. They replace the

@@ -1,7 +1,5 @@
-"""How the master starts one worker process: its command line and its fd layout.
-
-(test-case-name: tests.master.test_spawn)
-"""
+# -*- test-case-name: tests.master.test_spawn -*-
+"""How the master starts one worker process: its command line and its fd layout."""
 
 from __future__ import annotations
 
@@ -9,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import attrs
+from twisted.internet.interfaces import IProcessProtocol, IReactorProcess
 
 from recycler import wire
 
@@ -36,6 +35,16 @@ class WorkerCommand:
     args: Sequence[str]
     env: Mapping[str, str]
     listeners: Listeners
+
+    def spawn(self, reactor: IReactorProcess, worker: IProcessProtocol) -> None:
+        """
+        Start one worker process for C{worker}.
+
+        @raise OSError: if it cannot be started (out of processes, memory...).
+        """
+        reactor.spawnProcess(
+            worker, self.executable, self.argv(), env=dict(self.env), childFDs=self.childFDs()
+        )
 
     def argv(self) -> list[str]:
         """C{args}, telling the worker how many listening sockets it gets."""

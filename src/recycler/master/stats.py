@@ -1,11 +1,11 @@
-"""A frozen snapshot of a pool's counters: what C{stats}, C{metrics} and C{list} read.
-
-(test-case-name: tests.master.test_pool)
-"""
+# -*- test-case-name: tests.master.test_pool -*-
+"""A frozen snapshot of a pool's counters: what C{stats}, C{metrics} and C{list} read."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Protocol
 
 import attrs
 
@@ -50,3 +50,61 @@ class PoolStats:
     def live(self) -> int:
         """Workers not yet exited."""
         return self.starting + self.ready + self.draining
+
+
+class LiveWorker(Protocol):
+    """What a snapshot reads of a live worker (a L{recycler.master.handle.WorkerHandle})."""
+
+    served: int
+    inFlight: int
+
+    @property
+    def phase(self) -> str: ...
+
+
+@attrs.define
+class PoolTotals:
+    """The pool's monotonic counters, kept across its workers' lives."""
+
+    born: int = 0
+    exited: int = 0
+    killed: int = 0
+    served: int = 0
+    spawnFailures: int = 0
+    recycles: Counter[str] = attrs.field(factory=Counter)
+
+    def ended(self, served: int, killed: bool, why: str | None) -> None:
+        """A worker exited after serving C{served}; C{why} it stopped (L{None}: not counted)."""
+        self.exited += 1
+        self.served += served
+        self.killed += killed
+        if why is not None:
+            self.recycles[why] += 1
+
+    def snapshot(
+        self,
+        live: Iterable[LiveWorker],
+        uptime: float,
+        target: int,
+        crashStreak: int,
+        nextRespawnIn: float | None,
+    ) -> PoolStats:
+        """The pool now, with the C{live} workers' counts added."""
+        live = list(live)
+        phases = Counter(worker.phase for worker in live)
+        return PoolStats(
+            uptime=uptime,
+            target=target,
+            starting=phases["starting"],
+            ready=phases["ready"],
+            draining=phases["draining"],
+            born=self.born,
+            exited=self.exited,
+            killed=self.killed,
+            served=self.served + sum(worker.served for worker in live),
+            inFlight=sum(worker.inFlight for worker in live),
+            spawnFailures=self.spawnFailures,
+            recycles=dict(self.recycles),
+            crashStreak=crashStreak,
+            nextRespawnIn=nextRespawnIn,
+        )

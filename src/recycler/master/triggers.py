@@ -1,6 +1,5 @@
+# -*- test-case-name: tests.master.test_triggers -*-
 """Why a worker stops: every recycle trigger and deadline, one small object each.
-
-(test-case-name: tests.master.test_triggers)
 
 The pool builds a fresh set of triggers for each worker it spawns
 (L{triggersFor}); the worker's L{recycler.master.handle.WorkerHandle} arms them

@@ -1,0 +1,110 @@
+"""Unit tests of the master's service: what it binds, starts and closes, and in what order."""
+
+from __future__ import annotations
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.protocol import Factory
+from twisted.logger import capturedLogs
+from twisted.trial.unittest import SynchronousTestCase
+
+from recycler.master.pool import PoolConfig, WorkerPool
+from recycler.master.service import EXIT_CANNOT_LISTEN, RecyclerService
+from recycler.master.spawn import WorkerCommand
+from recycler.testing import FakeProcessReactor
+
+
+class FakeListeners:
+    """Shared sockets that record what the service does with them."""
+
+    def __init__(self, bindError: Exception | None = None) -> None:
+        self.calls: list[str] = []
+        self._bindError = bindError
+
+    def listen(self) -> Deferred[object]:
+        self.calls.append("listen")
+        return fail(self._bindError) if self._bindError else succeed([])
+
+    def filenos(self) -> list[int]:
+        return [7]
+
+    def close(self) -> Deferred[object]:
+        self.calls.append("close")
+        return succeed(None)
+
+
+def makeService(
+    listeners: FakeListeners, admin: tuple[str, Factory] | None = None
+) -> tuple[RecyclerService, FakeProcessReactor, list[int]]:
+    reactor = FakeProcessReactor()
+    command = WorkerCommand("/py", ["/py"], {}, listeners)
+    pool = WorkerPool(reactor, command, PoolConfig(target=2), random=lambda: 0.5)
+    exits: list[int] = []
+    service = RecyclerService(
+        reactor, listeners, pool, admin, installSignals=None, exit=exits.append
+    )
+    return service, reactor, exits
+
+
+class OrderTests(SynchronousTestCase):
+    """Sockets first, workers next, sockets closed last."""
+
+    def test_bindsInPrivilegedStartThenSpawnsOnTheSockets(self) -> None:
+        """The sockets are bound before privileges drop; workers get them as fd 5."""
+        listeners = FakeListeners()
+        service, reactor, _ = makeService(listeners)
+        service.privilegedStartService()
+        self.assertEqual(listeners.calls, ["listen"])
+        self.assertEqual(reactor.processes, [])
+        service.startService()
+        self.assertEqual(listeners.calls, ["listen"], "bound once")
+        self.assertEqual(len(reactor.processes), 2)
+        self.assertEqual(reactor.processes[0].childFDs[5], 7)
+
+    def test_socketsCloseOnlyAfterEveryWorkerExited(self) -> None:
+        """Stopping drains every worker, and closes the sockets once the last has exited."""
+        listeners = FakeListeners()
+        service, reactor, _ = makeService(listeners)
+        service.startService()
+        for process in reactor.processes:
+            process.send("ready")
+        stopped = service.stopService()
+        self.assertEqual([p.commands() for p in reactor.processes], [["drain"], ["drain"]])
+        reactor.processes[0].exit()
+        self.assertNotIn("close", listeners.calls)
+        self.assertNoResult(stopped)
+        reactor.processes[1].exit()
+        self.assertEqual(listeners.calls, ["listen", "close"])
+        self.successResultOf(stopped)
+
+    def test_adminPortBindsAfterTheSocketsAndClosesWithThem(self) -> None:
+        """The admin endpoint is bound once the shared sockets are."""
+        listeners = FakeListeners()
+        service, reactor, _ = makeService(listeners, ("tcp:10081:interface=127.0.0.1", Factory()))
+        with capturedLogs() as events:
+            service.startService()
+        self.assertEqual(
+            [(port, iface) for port, _, _, iface in reactor.tcpServers], [(10081, "127.0.0.1")]
+        )
+        self.assertIn("admin-listening", [e.get("event") for e in events])
+        for process in reactor.processes:
+            process.exit()
+        self.successResultOf(service.stopService())
+
+
+class BindFailureTests(SynchronousTestCase):
+    """A master that cannot bind logs why and exits 1 without spawning."""
+
+    def test_cannotListenExitsWithoutWorkers(self) -> None:
+        """The error is logged as critical; the exit runs after the reactor shut down."""
+        listeners = FakeListeners(OSError("Address already in use"))
+        service, reactor, exits = makeService(listeners)
+        with capturedLogs() as events:
+            service.startService()
+        self.assertEqual(reactor.processes, [])
+        critical = [e for e in events if e["log_level"].name == "critical"]
+        self.assertEqual(len(critical), 1)
+        self.assertIn("Address already in use", critical[0]["error"])
+        self.assertEqual(exits, [], "not before the reactor has shut down")
+        [(afterShutdown, args, _)] = reactor.triggers["after"]["shutdown"]
+        afterShutdown(*args)
+        self.assertEqual(exits, [EXIT_CANNOT_LISTEN])
