@@ -51,11 +51,11 @@ from typing import Any, Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(BENCH))
 
 from plot_lifetimes import plotLifetimes  # noqa: E402
 
-from harness import Server  # noqa: E402
+from recycler.testing.server import Server  # noqa: E402
 
 NODE_SEED = ROOT.parent / "shared" / "reference" / "seed-cluster.js"
 RESULTS = ROOT / "docs" / "benchmarks.md"
