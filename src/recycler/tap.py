@@ -11,7 +11,8 @@ from twisted.internet import endpoints
 from twisted.internet.protocol import ServerFactory
 from twisted.python import usage
 
-from recycler.admin.protocol import AdminFactory, checkToken
+from recycler.admin.protocol import AdminFactory
+from recycler.admin.token import checkToken
 from recycler.master.listeners import SharedListeners, checkDescription
 from recycler.master.policy import TTLRange
 from recycler.master.pool import PoolConfig, WorkerPool

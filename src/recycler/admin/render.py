@@ -1,11 +1,9 @@
+# -*- test-case-name: tests.admin.test_render -*-
 """How the admin port says things: aligned tables, event lines, JSON lines.
 
-(test-case-name: tests.admin.test_render)
-
 Pure functions from the pool's data (L{PoolStats}, worker handles, log events)
-to fields and lines of text; L{recycler.admin.commands} decides what to say and
-when. No returned line ever contains a newline, so each is safe to send as one
-line of the protocol.
+to fields and lines; L{recycler.admin.commands} decides what to say. No line
+contains a newline, so each is safe to send as one line of the protocol.
 """
 
 from __future__ import annotations
@@ -35,12 +33,7 @@ _LEGACY_KEYS = frozenset({"message", "system", "format", "isError", "failure", "
 
 
 def jsonLine(obj: Mapping[str, Any]) -> str:
-    """
-    One JSON object as a single ASCII line.
-
-    Non-finite floats become C{null} (JSON has no NaN), enums their value, and
-    anything else JSON does not know its C{str()}.
-    """
+    """One JSON object as an ASCII line; NaN is C{null}, an enum its value, the unknown C{str()}."""
     return json.dumps(_jsonSafe(obj), separators=(",", ":"), default=str)
 
 
@@ -54,6 +47,21 @@ def _jsonSafe(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [_jsonSafe(item) for item in value]
     return value
+
+
+def replyLines(lines: Sequence[str], last: str, data: Mapping[str, Any], asJSON: bool) -> list[str]:
+    """A successful reply: C{lines} then C{last}, or in JSON one object with C{data}."""
+    if asJSON:
+        return [jsonLine({"ok": True, "version": SCHEMA_VERSION, **data})]
+    return [*lines, last]
+
+
+def errorLine(message: str, asJSON: bool) -> str:
+    """A failed reply: C{error: <message>} on one line, or its JSON object."""
+    message = " ".join(message.split()) or "failed"
+    if asJSON:
+        return jsonLine({"ok": False, "version": SCHEMA_VERSION, "error": message})
+    return f"error: {message}"
 
 
 # Plain text
@@ -97,12 +105,7 @@ def formatTime(seconds: float) -> str:
 def formatTable(
     header: Sequence[str], rows: Sequence[Sequence[str]], leftAligned: Container[int] = ()
 ) -> list[str]:
-    """
-    Align C{rows} under C{header} in columns two spaces apart.
-
-    @param leftAligned: Indexes of the columns aligned left; the others (numbers)
-        are aligned right.
-    """
+    """C{rows} under C{header} in columns two spaces apart, right-aligned but C{leftAligned}."""
     table = [list(header), *(list(row) for row in rows)]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     lines = []
@@ -136,6 +139,11 @@ def watchFields(event: Mapping[str, Any]) -> dict[str, Any] | None:
         if key not in fields and not key.startswith("log_") and key not in _LEGACY_KEYS:
             fields[key] = value
     return fields
+
+
+def eventLine(fields: Mapping[str, Any], asJSON: bool) -> str:
+    """A C{watch} event: L{eventText}, or its JSON object (C{version} and no C{ok} key)."""
+    return jsonLine({"version": SCHEMA_VERSION, **fields}) if asJSON else eventText(fields)
 
 
 _KEY_NAMES = {"workerId": "worker"}
@@ -228,7 +236,10 @@ def backoffFields(stats: PoolStats) -> dict[str, Any] | None:
     if not stats.crashStreak:
         return None
     nextIn = stats.nextRespawnIn
-    return {"streak": stats.crashStreak, "nextAttemptIn": None if nextIn is None else round(nextIn, 3)}
+    return {
+        "streak": stats.crashStreak,
+        "nextAttemptIn": None if nextIn is None else round(nextIn, 3),
+    }
 
 
 def backoffText(backoff: Mapping[str, Any]) -> str:
