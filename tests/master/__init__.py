@@ -1,0 +1,1 @@
+"""Unit tests of the master: the worker lifecycle, triggers, handles and the pool."""

@@ -8,7 +8,7 @@ The synopsis is the spec: its C{[--flag]} words are the flags the command takes
 arguments and flags are checked against it before the code runs.
 
 A command gets the client's L{Session}, its arguments and its flags, and returns
-a L{Reply} or raises L{AdminError} (or L{recycler.master.pool.PoolError}) for the operator.
+a L{Reply} or raises L{AdminError} (or L{recycler.master.config.PoolError}) for the operator.
 """
 
 from __future__ import annotations

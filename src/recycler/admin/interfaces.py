@@ -52,7 +52,7 @@ class AdminPool(Protocol[W]):
     What the admin commands drive (L{recycler.master.pool.WorkerPool}), generic
     in its worker handles (C{W}): what L{workers} gives, L{pendingReason} takes.
 
-    Every request may raise L{recycler.master.pool.PoolError}, whose message is
+    Every request may raise L{recycler.master.config.PoolError}, whose message is
     meant for the operator.
     """
 

@@ -29,8 +29,8 @@ from recycler.admin import render
 from recycler.admin.commands import REGISTRY, AdminError, Reply
 from recycler.admin.interfaces import AdminPool
 from recycler.admin.token import checkToken, tokenMatches
-from recycler.master.memory import residentBytes
 from recycler.master.config import PoolError
+from recycler.master.memory import residentBytes
 
 MAX_LINE = 4096
 """The longest command line accepted, in bytes; a longer one closes the connection."""
