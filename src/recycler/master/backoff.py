@@ -68,6 +68,7 @@ class CrashBackoff:
                 failures=self.streak,
             )
         self.streak = self._retries = 0
+        self.cancel()
 
     def cancel(self) -> None:
         """Drop the pending retry (the pool is stopping)."""

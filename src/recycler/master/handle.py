@@ -39,6 +39,8 @@ class PoolCallbacks(Protocol):
 
     def workerEnded(self, worker: WorkerHandle) -> None: ...
 
+    def workerExited(self, worker: WorkerHandle) -> None: ...
+
 
 class WorkerHandle(ProcessProtocol):
     """
@@ -120,6 +122,7 @@ class WorkerHandle(ProcessProtocol):
         """
         self._enter(Input.PROCESS_EXITED)
         self._deadline = self._clock.callLater(PIPE_LINGER, self._closePipes)
+        self._pool.workerExited(self)
 
     def processEnded(self, reason: Failure) -> None:
         for fd in (1, 2):
@@ -307,5 +310,5 @@ class WorkerHandle(ProcessProtocol):
 
     def _closePipes(self) -> None:
         self._deadline = None
-        for fd in (1, 2, wire.EVENT_FD):
+        for fd in (1, 2, wire.COMMAND_FD, wire.EVENT_FD):
             self.transport.closeChildFD(fd)

@@ -194,6 +194,11 @@ class WorkerPool(Service):
         self._queue[worker] = reason
         self._schedule()
 
+    def workerExited(self, worker: WorkerHandle) -> None:
+        """Its process is gone (pipes may linger): replace a worker that was ready at once."""
+        if worker.readyAt is not None:
+            self._schedule()
+
     def workerEnded(self, worker: WorkerHandle) -> None:
         del self.workers[worker.workerId]
         self._queue.pop(worker, None)

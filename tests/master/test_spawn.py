@@ -1,0 +1,71 @@
+"""Tests of L{recycler.master.spawn}: a worker's command line and fd layout."""
+
+from __future__ import annotations
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from recycler import wire
+from recycler.master.spawn import WorkerCommand
+
+
+class FakeListeners:
+    """Shared sockets that a test can bind (or rebind) at will."""
+
+    def __init__(self, *fds: int) -> None:
+        self.fds = list(fds)
+
+    def filenos(self) -> list[int]:
+        return list(self.fds)
+
+
+class WorkerCommandTests(SynchronousTestCase):
+    """L{WorkerCommand} tells the worker how many sockets it gets, and where."""
+
+    def command(self, listeners: FakeListeners) -> WorkerCommand:
+        return WorkerCommand("/py", ["/py", "-m", "recycler.worker"], {"A": "1"}, listeners)
+
+    def test_argvCountsTheListeners(self) -> None:
+        """C{--listeners N} is appended to the arguments, N the number of sockets."""
+        self.assertEqual(
+            self.command(FakeListeners(7, 9)).argv(),
+            ["/py", "-m", "recycler.worker", "--listeners", "2"],
+        )
+        self.assertEqual(self.command(FakeListeners()).argv()[-2:], ["--listeners", "0"])
+
+    def test_argsAreNotChanged(self) -> None:
+        """Building the argv leaves the command's own arguments alone."""
+        command = self.command(FakeListeners(7))
+        command.argv()
+        command.argv()
+        self.assertEqual(list(command.args), ["/py", "-m", "recycler.worker"])
+
+    def test_childFDs(self) -> None:
+        """
+        stdin is written (and closed by the master), stdout and stderr read,
+        fd 3 written (commands), fd 4 read (events), the sockets from fd 5 on.
+        """
+        self.assertEqual(
+            self.command(FakeListeners(7, 11, 12)).childFDs(),
+            {0: "w", 1: "r", 2: "r", 3: "w", 4: "r", 5: 7, 6: 11, 7: 12},
+        )
+
+    def test_layoutMatchesTheWire(self) -> None:
+        """The command and event pipes and the first socket are where the worker looks."""
+        fds = self.command(FakeListeners(42)).childFDs()
+        self.assertEqual(fds[wire.COMMAND_FD], "w")
+        self.assertEqual(fds[wire.EVENT_FD], "r")
+        self.assertEqual(fds[wire.FIRST_LISTENER_FD], 42)
+
+    def test_listenersAreReadAtEachCall(self) -> None:
+        """
+        The command may be built before the sockets are bound: the argv and
+        the fds come from the listeners object when they are asked for.
+        """
+        listeners = FakeListeners()
+        command = self.command(listeners)
+        self.assertEqual(command.argv()[-1], "0")
+        self.assertNotIn(5, command.childFDs())
+        listeners.fds[:] = [8, 9]
+        self.assertEqual(command.argv()[-1], "2")
+        self.assertEqual(command.childFDs()[5], 8)
+        self.assertEqual(command.childFDs()[6], 9)
