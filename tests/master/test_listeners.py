@@ -6,6 +6,7 @@ import socket
 
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
+from twisted.internet.task import deferLater
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from recycler.master.listeners import SharedListeners, checkDescription, withDefaultBacklog
@@ -40,8 +41,7 @@ class SharedListenersTests(TestCase):
         self.assertEqual(fd, port.fileno())
         client = socket.create_connection(("127.0.0.1", port.getHost().port))
         self.addCleanup(client.close)
-        for _ in range(3):
-            reactor.iterate(0.01)
+        yield deferLater(reactor, 0.05)  # the reactor runs: it would accept now if it read
         shared = socket.socket(fileno=socket.dup(fd))
         self.addCleanup(shared.close)
         shared.settimeout(1)

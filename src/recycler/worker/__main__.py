@@ -1,7 +1,5 @@
-"""C{python -m recycler.worker}: the program the master runs for each worker.
-
-(test-case-name: tests.worker.test_main)
-"""
+# -*- test-case-name: tests.worker.test_main -*-
+"""C{python -m recycler.worker}: the program the master runs for each worker."""
 
 from recycler.worker.main import main
 

@@ -1,4 +1,5 @@
-"""Loading the user's app into a drainable factory (test-case-name: tests.worker.test_apps).
+# -*- test-case-name: tests.worker.test_apps -*-
+"""Loading the user's app in a worker, and turning it into a drainable server factory.
 
 C{--app package.module:name} names one of:
 

@@ -1,4 +1,5 @@
-"""The worker program: command line, start-up, exit status (test-case-name: tests.worker.test_main).
+# -*- test-case-name: tests.worker.test_main -*-
+"""The worker program: command line, start-up, exit status.
 
 The master runs C{python -m recycler.worker --app NAME --listeners N ...} with
 the fd layout of L{recycler.wire}: commands on fd 3, events on fd 4, listening

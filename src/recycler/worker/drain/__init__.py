@@ -1,4 +1,5 @@
-"""What a worker serves, and the end of a drain (test-case-name: tests.worker.test_drain).
+# -*- test-case-name: tests.worker.test_drain -*-
+"""What a worker serves, and the end of a drain.
 
 A worker serves an L{IDrainable} factory: L{recycler.worker.drain.http.DrainableSite}
 for twisted.web and WSGI apps, L{recycler.worker.drain.tcp.DrainableFactory} for

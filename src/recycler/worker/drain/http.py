@@ -1,6 +1,5 @@
-"""Graceful drain for twisted.web (test-case-name: tests.worker.test_drain_http).
-
-Finish the requests in flight, drop no connection.
+# -*- test-case-name: tests.worker.test_drain_http -*-
+"""Graceful drain for twisted.web: finish in-flight requests, drop no connection.
 
 The recipe measured to give zero client errors (docs/architecture.md):
 

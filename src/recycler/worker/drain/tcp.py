@@ -1,4 +1,5 @@
-"""Graceful drain for any protocol factory (test-case-name: tests.worker.test_drain_tcp).
+# -*- test-case-name: tests.worker.test_drain_tcp -*-
+"""Graceful drain for any protocol factory: wait for connections to end on their own.
 
 A plain TCP protocol has no requests the worker could see, so draining means:
 stop accepting (done by the caller), call C{drain()} on each connection's
