@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.worker.test_drain_http -*-
 """The demo app of the Node.js cluster example: wait, then answer a fixed body.
 
 C{recycler.demo:resource} waits 1 s without blocking and answers

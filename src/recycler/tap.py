@@ -20,14 +20,15 @@ from recycler.master.service import RecyclerService
 from recycler.master.spawn import Listeners, WorkerCommand
 from recycler.master.triggers import TriggerConfig
 from recycler.wire import splitAppName
-from recycler.worker.apps import AppError
-from recycler.worker.main import withTLS
+from recycler.worker.errors import AppError
+from recycler.worker.tls import withTLS
 
 DEFAULT_LISTEN = "tcp:10080"
 """The port of the Node.js cluster example."""
 
 STATUS_INTERVAL = 1.0
 """Seconds between worker status reports, which double as heartbeats."""
+
 
 def _positiveInt(text: str) -> int:
     value = int(text)

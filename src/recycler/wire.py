@@ -23,6 +23,7 @@ EVENT_FD = 4
 FIRST_LISTENER_FD = 5
 """The first shared listening socket; further ones follow in order."""
 
+
 class Command(enum.StrEnum):
     """What the master asks of a worker."""
 

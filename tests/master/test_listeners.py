@@ -1,15 +1,29 @@
-"""Tests of the shared listening sockets, bound on the real reactor on 127.0.0.1."""
+"""Tests of the shared listening sockets: real sockets, a memory reactor as the event loop."""
 
 from __future__ import annotations
 
 import socket
 
-from twisted.internet import reactor
-from twisted.internet.defer import inlineCallbacks
-from twisted.internet.task import deferLater
-from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.internet import tcp
+from twisted.internet.testing import MemoryReactorClock
+from twisted.trial.unittest import SynchronousTestCase
 
 from recycler.master.listeners import SharedListeners, checkDescription, withDefaultBacklog
+
+
+class RealPortReactor(MemoryReactorClock):
+    """
+    Binds real C{tcp.Port}s on 127.0.0.1 but runs no event loop: what the
+    ports ask to read is recorded in C{getReaders()}, so a test sees whether
+    the master would ever accept. (Synchronous, so it runs in any order with
+    the end-to-end tests, whose reactor keeps running.)
+    """
+
+    def listenTCP(self, port, factory, backlog=50, interface=""):  # type: ignore[override]
+        self.tcpServers.append((port, factory, backlog, interface))
+        listening = tcp.Port(port, factory, backlog, interface, self)
+        listening.startListening()
+        return listening
 
 
 class BacklogTests(SynchronousTestCase):
@@ -19,42 +33,52 @@ class BacklogTests(SynchronousTestCase):
         """A tcp description without a backlog gets 1024; others are left alone."""
         self.assertEqual(withDefaultBacklog("tcp:80"), "tcp:80:backlog=1024")
         self.assertEqual(withDefaultBacklog("tcp:80:backlog=5"), "tcp:80:backlog=5")
-        self.assertEqual(withDefaultBacklog("systemd:domain=INET:index=0"),
-                         "systemd:domain=INET:index=0")  # fmt: skip
+        systemd = "systemd:domain=INET:index=0"
+        self.assertEqual(withDefaultBacklog(systemd), systemd)
 
     def test_unixSocketsAreRefused(self) -> None:
         """A UNIX socket cannot be shared: the reason is in the message."""
-        error = self.assertRaises(ValueError, checkDescription, reactor, "unix:/tmp/x")
+        error = self.assertRaises(ValueError, checkDescription, MemoryReactorClock(), "unix:/x")
         self.assertIn("unlink", str(error))
 
 
-class SharedListenersTests(TestCase):
+class SharedListenersTests(SynchronousTestCase):
     """The master binds, never accepts, and closes last."""
 
-    @inlineCallbacks
-    def test_boundButNeverAccepting(self) -> None:
-        """Connections wait in the backlog: the master stopped reading at once."""
-        listeners = SharedListeners(reactor, ["tcp:0:interface=127.0.0.1"])
-        [port] = yield listeners.listen()
-        self.addCleanup(listeners.close)
-        [fd] = listeners.filenos()
-        self.assertEqual(fd, port.fileno())
+    def listen(self, *descriptions: str) -> tuple[SharedListeners, RealPortReactor, list]:
+        reactor = RealPortReactor()
+        listeners = SharedListeners(reactor, list(descriptions))
+        ports = self.successResultOf(listeners.listen())
+        self.addCleanup(lambda: [port.socket.close() for port in ports if port.connected])
+        return listeners, reactor, ports
+
+    def test_boundWithTheBacklogButNeverAccepting(self) -> None:
+        """Each socket is bound with backlog 1024 and the master stopped reading it at once."""
+        listeners, reactor, ports = self.listen(
+            "tcp:0:interface=127.0.0.1", "tcp:0:interface=127.0.0.1:backlog=7"
+        )
+        self.assertEqual([backlog for _, _, backlog, _ in reactor.tcpServers], [1024, 7])
+        self.assertEqual(reactor.getReaders(), [])
+        self.assertEqual(listeners.filenos(), [port.fileno() for port in ports])
+
+    def test_connectionsWaitForAWorker(self) -> None:
+        """A client's connection waits in the backlog, where a worker can accept it."""
+        listeners, _, [port] = self.listen("tcp:0:interface=127.0.0.1")
         client = socket.create_connection(("127.0.0.1", port.getHost().port))
         self.addCleanup(client.close)
-        yield deferLater(reactor, 0.05)  # the reactor runs: it would accept now if it read
-        shared = socket.socket(fileno=socket.dup(fd))
-        self.addCleanup(shared.close)
-        shared.settimeout(1)
-        accepted, _ = shared.accept()  # still queued for a worker to take
+        worker = socket.socket(fileno=socket.dup(listeners.filenos()[0]))
+        self.addCleanup(worker.close)
+        worker.settimeout(5)
+        accepted, _ = worker.accept()
         accepted.close()
 
-    @inlineCallbacks
     def test_closeReleasesThePort(self) -> None:
-        """After close the port can be bound again."""
-        listeners = SharedListeners(reactor, ["tcp:0:interface=127.0.0.1"])
-        [port] = yield listeners.listen()
+        """After close the port number can be bound again."""
+        listeners, reactor, [port] = self.listen("tcp:0:interface=127.0.0.1")
         number = port.getHost().port
-        yield listeners.close()
+        closed = listeners.close()
+        reactor.advance(0)
+        self.successResultOf(closed)
         self.assertEqual(listeners.filenos(), [])
         again = socket.socket()
         self.addCleanup(again.close)

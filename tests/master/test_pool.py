@@ -675,11 +675,11 @@ class OperatorTests(PoolTestCase):
         self.reactor.advance(3)
         with self.assertRaises(PoolError) as caught:
             pool.recycle(1)
-        self.assertEqual(str(caught.exception), "worker 1 is already draining")
+        self.assertEqual(str(caught.exception), "worker 1 is already draining (--now kills it)")
         pool.recycle(2)
         with self.assertRaises(PoolError) as caught:
             pool.recycle(2)
-        self.assertEqual(str(caught.exception), "worker 2 is already retiring")
+        self.assertEqual(str(caught.exception), "worker 2 is already retiring (--now kills it)")
 
     def test_killRefusesToLowerCapacity(self) -> None:
         """C{kill ID} (SIGKILL) is refused if it leaves fewer than target ready, unless forced."""

@@ -33,9 +33,6 @@ from recycler.master.triggers import triggersFor
 ALWAYS_OVERLAPPED = (StopReason.RECYCLE, StopReason.RELOAD)
 """Recycle reasons whose replacement is always started before the old worker drains."""
 
-RECYCLES = (*ALWAYS_OVERLAPPED, StopReason.TTL, StopReason.MAX_REQUESTS, StopReason.MAX_RSS)
-"""Stop reasons that are planned recycles, bounded by C{maxDraining}."""
-
 
 class WorkerPool(Service):
     """
@@ -136,7 +133,7 @@ class WorkerPool(Service):
         """Replace one worker gracefully: its replacement starts first, then it drains."""
         worker = self._worker(workerId)
         if not worker.state.counted:
-            raise PoolError(f"worker {workerId} is already {worker.state.value}")
+            raise PoolError(f"worker {workerId} is already {worker.state.value} (--now kills it)")
         self._queue.pop(worker, None)
         if worker.state is WorkerState.STARTING:
             self._queue[worker] = StopReason.RECYCLE  # recycled once it is ready
@@ -245,9 +242,8 @@ class WorkerPool(Service):
         return len(self._counted(WorkerState.READY))
 
     def _recyclesInProgress(self) -> int:
-        return sum(
-            1 for w in self.workers.values() if not w.state.counted and w.stopReason in RECYCLES
-        )
+        stopping = (w.stopReason for w in self.workers.values() if not w.state.counted)
+        return sum(1 for reason in stopping if reason is not None and reason.recycles)
 
     def _startRecycling(self, worker: WorkerHandle, reason: StopReason) -> None:
         if self._config.overlap or reason in ALWAYS_OVERLAPPED:

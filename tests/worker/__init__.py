@@ -1,0 +1,1 @@
+"""Tests of the worker process, L{recycler.worker}: one module per module."""
