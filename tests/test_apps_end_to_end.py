@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import signal
 import socket
 import ssl
@@ -13,6 +12,7 @@ import pytest
 import pytest_twisted
 from twisted.internet.threads import deferToThread
 
+from tests.certificates import selfSigned
 from tests.harness import load
 
 RECYCLING = ("--workers", "2", "--ttl", "0:1")
@@ -114,7 +114,7 @@ def test_systemdSocketActivation(startServer):
 def test_tls(startServer, tmp_path):
     """--tls-cert makes every worker serve TLS on the shared socket."""
     pem = tmp_path / "server.pem"
-    pem.write_bytes(selfSignedPEM())
+    pem.write_bytes(b"".join(selfSigned()))
     server = startServer(
         "--workers", "2", "--ttl", "0:1", "--app", "recycler.demo:hello",
         "--tls-cert", str(pem),
@@ -148,30 +148,3 @@ def echoHTTP(port: int, host: str = "127.0.0.1", tls: ssl.SSLContext | None = No
     head, _, body = response.partition(b"\r\n\r\n")
     assert head.split(b"\r\n")[0].endswith(b" 200 OK"), head
     return body
-
-
-def selfSignedPEM() -> bytes:
-    """A throwaway self-signed certificate and its key, in one PEM."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return certificate.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )

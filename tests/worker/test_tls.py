@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import os
 import subprocess
 import sys
@@ -14,39 +13,14 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from recycler.worker.errors import AppError
 from recycler.worker.tls import withTLS
+from tests.certificates import selfSigned
 
 try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
     from twisted.protocols.tls import TLSMemoryBIOFactory
 except ImportError as e:
     skipWithoutTLS: str | None = f"needs pip install 'recycler[tls]': {e}"
 else:
     skipWithoutTLS = None
-
-
-def selfSigned() -> tuple[bytes, bytes]:
-    """A throwaway self-signed certificate and its key, each in PEM."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return certificate.public_bytes(serialization.Encoding.PEM), key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
 
 
 class WithTLSTests(SynchronousTestCase):
