@@ -198,9 +198,6 @@ class Options(usage.Options):
 def workerCommand(options: Options, listeners: Listeners) -> WorkerCommand:
     """The command line and environment each worker starts with, on C{listeners}."""
     args = [
-        sys.executable,
-        "-m",
-        "recycler.worker",
         "--app",
         options["app"],
         "--grace",

@@ -29,7 +29,7 @@ class FakeListeners:
         return [7]
 
 
-COMMAND = WorkerCommand("/py", ["/py", "-m", "recycler.worker"], {"A": "1"}, FakeListeners())
+COMMAND = WorkerCommand("/py", [], {"A": "1"}, FakeListeners())
 TTL_2_4 = TTLRange(2, 4)
 POOL_SETTINGS = ("target", "grace", "overlap", "maxDraining")
 

@@ -36,7 +36,7 @@ def makeService(
     listeners: FakeListeners, admin: tuple[str, Factory] | None = None
 ) -> tuple[RecyclerService, FakeProcessReactor, list[int]]:
     reactor = FakeProcessReactor()
-    command = WorkerCommand("/py", ["/py"], {}, listeners)
+    command = WorkerCommand("/py", [], {}, listeners)
     pool = WorkerPool(reactor, command, PoolConfig(target=2), random=lambda: 0.5)
     exits: list[int] = []
     service = RecyclerService(

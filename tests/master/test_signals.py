@@ -30,7 +30,7 @@ class Listeners:
 def runningService() -> tuple[RecyclerService, ThreadlessReactor, dict[int, Callable]]:
     """A started service whose signal handlers were installed into a dict."""
     reactor = ThreadlessReactor()
-    pool = WorkerPool(reactor, WorkerCommand("/py", ["/py"], {}, Listeners()), PoolConfig(2))
+    pool = WorkerPool(reactor, WorkerCommand("/py", [], {}, Listeners()), PoolConfig(2))
     handlers: dict[int, Callable] = {}
     service = RecyclerService(reactor, Listeners(), pool, installSignals=None)  # type: ignore
     installSignalHandlers(reactor, signalTable(service), install=handlers.__setitem__)

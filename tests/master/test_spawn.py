@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from twisted.internet.protocol import ProcessProtocol
 from twisted.trial.unittest import SynchronousTestCase
 
 from recycler import wire
 from recycler.master.spawn import WorkerCommand
+from recycler.testing import FakeProcessReactor
 
 
 class FakeListeners:
@@ -22,13 +24,13 @@ class WorkerCommandTests(SynchronousTestCase):
     """L{WorkerCommand} tells the worker how many sockets it gets, and where."""
 
     def command(self, listeners: FakeListeners) -> WorkerCommand:
-        return WorkerCommand("/py", ["/py", "-m", "recycler.worker"], {"A": "1"}, listeners)
+        return WorkerCommand("/py", ["--app", "m:a"], {"A": "1"}, listeners)
 
     def test_argvCountsTheListeners(self) -> None:
         """C{--listeners N} is appended to the arguments, N the number of sockets."""
         self.assertEqual(
             self.command(FakeListeners(7, 9)).argv(),
-            ["/py", "-m", "recycler.worker", "--listeners", "2"],
+            ["/py", "-m", "recycler.worker", "--app", "m:a", "--listeners", "2"],
         )
         self.assertEqual(self.command(FakeListeners()).argv()[-2:], ["--listeners", "0"])
 
@@ -37,7 +39,7 @@ class WorkerCommandTests(SynchronousTestCase):
         command = self.command(FakeListeners(7))
         command.argv()
         command.argv()
-        self.assertEqual(list(command.args), ["/py", "-m", "recycler.worker"])
+        self.assertEqual(list(command.args), ["--app", "m:a"])
 
     def test_childFDs(self) -> None:
         """
@@ -69,3 +71,37 @@ class WorkerCommandTests(SynchronousTestCase):
         self.assertEqual(command.argv()[-1], "2")
         self.assertEqual(command.childFDs()[5], 8)
         self.assertEqual(command.childFDs()[6], 9)
+
+
+class RecordingForker:
+    """A fork server that records what it is asked to fork."""
+
+    def __init__(self) -> None:
+        self.forked: list[tuple[object, list[str]]] = []
+
+    def fork(self, protocol: object, args: list[str]) -> None:
+        self.forked.append((protocol, list(args)))
+
+
+class ForkModeTests(SynchronousTestCase):
+    """With a forker, workers are forked with the worker's own options, never exec'd."""
+
+    def test_forkedWithTheWorkerOptions(self) -> None:
+        """The forker gets the protocol and the options; the reactor spawns nothing."""
+        forker = RecordingForker()
+        command = WorkerCommand("/py", ["--app", "m:a"], {}, FakeListeners(7), forker)
+        reactor = FakeProcessReactor()
+        protocol = object()
+        command.spawn(reactor, protocol)  # type: ignore[arg-type]
+        self.assertEqual(forker.forked, [(protocol, ["--app", "m:a", "--listeners", "1"])])
+        self.assertEqual(reactor.processes, [])
+
+    def test_execModeSpawns(self) -> None:
+        """Without a forker the reactor spawns C{python -m recycler.worker} with the fds."""
+        command = WorkerCommand("/py", ["--app", "m:a"], {"A": "1"}, FakeListeners(7))
+        reactor = FakeProcessReactor()
+        command.spawn(reactor, ProcessProtocol())
+        [process] = reactor.processes
+        self.assertEqual(process.args, command.argv())
+        self.assertEqual(process.childFDs, command.childFDs())
+        self.assertEqual(process.env, {"A": "1"})

@@ -11,6 +11,20 @@ from twisted.internet.interfaces import IProcessProtocol, IReactorProcess
 
 from recycler import wire
 
+WORKER_MODULE = "recycler.worker"
+"""What C{python -m} runs in an exec'd worker."""
+
+
+class Forker(Protocol):
+    """Forks workers (L{recycler.master.forkserver.ForkServer})."""
+
+    def fork(self, protocol: IProcessProtocol, args: Sequence[str]) -> object:
+        """
+        Fork a worker running with C{args} for C{protocol}.
+
+        @raise OSError: if it cannot.
+        """
+
 
 class Listeners(Protocol):
     """The shared listening sockets (L{recycler.master.listeners.SharedListeners})."""
@@ -24,31 +38,41 @@ class WorkerCommand:
     """
     How to start one worker process.
 
-    @ivar executable: Program to run (normally C{sys.executable}).
-    @ivar args: Full argv, C{args[0]} included, less C{--listeners}.
-    @ivar env: The worker's environment.
+    @ivar executable: The interpreter an exec'd worker runs (normally C{sys.executable}).
+    @ivar args: The worker's options, less C{--listeners}.
+    @ivar env: An exec'd worker's environment.
     @ivar listeners: The shared sockets, read at each spawn: the pool spawns
         only once the service has bound them.
+    @ivar forker: Forks workers from a pre-imported fork server, or L{None}
+        to exec each worker (C{--spawn exec}).
     """
 
     executable: str
     args: Sequence[str]
     env: Mapping[str, str]
     listeners: Listeners
+    forker: Forker | None = None
 
     def spawn(self, reactor: IReactorProcess, worker: IProcessProtocol) -> None:
         """
-        Start one worker process for C{worker}.
+        Start one worker process for C{worker}: forked, or exec'd.
 
         @raise OSError: if it cannot be started (out of processes, memory...).
         """
+        if self.forker is not None:
+            self.forker.fork(worker, self.workerArgs())
+            return
         reactor.spawnProcess(
             worker, self.executable, self.argv(), env=dict(self.env), childFDs=self.childFDs()
         )
 
-    def argv(self) -> list[str]:
-        """C{args}, telling the worker how many listening sockets it gets."""
+    def workerArgs(self) -> list[str]:
+        """The worker's options, telling it how many listening sockets it gets."""
         return [*self.args, "--listeners", str(len(self.listeners.filenos()))]
+
+    def argv(self) -> list[str]:
+        """The command line of an exec'd worker."""
+        return [self.executable, "-m", WORKER_MODULE, *self.workerArgs()]
 
     def childFDs(self) -> dict[int, int | str]:
         """
