@@ -103,7 +103,7 @@ class Options(usage.Options):
             "on: a recycled worker drains only once its replacement is ready.",
             _onOff,
         ],
-        ["max-draining", None, 1, "Planned recycles in progress at once.", _positiveInt],
+        ["max-draining", None, 1, "Recycles waiting for their replacement at once.", _positiveInt],
         ["max-requests", None, None, "Recycle a worker after N requests (off).", _countOrOff],
         [
             "max-requests-jitter",

@@ -281,6 +281,32 @@ class OverlapTests(PoolTestCase):
         self.assertEqual(processes[2].commands(), ["drain"])
         self.assertEqual(processes[3].commands(), [])
 
+    def test_theDrainHoldsNoSlot(self) -> None:
+        """
+        A recycle frees its slot once its replacement is ready: the next one
+        starts while the old worker is still draining, so the recycle rate
+        follows the TTLs rather than the drains.
+        """
+        pool = self.makePool(target=2, overlap=True, ttl=TTLRange(2, 2), maxDraining=1)
+        first, _ = self.startReady(pool)
+        self.reactor.advance(2)
+        self.assertIs(pool.workers[1].state, WorkerState.RETIRING)
+        self.assertIs(pool.workers[2].state, WorkerState.READY, "queued behind the first")
+        self.makeReady()
+        self.assertIs(pool.workers[1].state, WorkerState.DRAINING)
+        self.assertFalse(first.ended)
+        self.assertIs(pool.workers[2].state, WorkerState.RETIRING)
+
+    def test_withoutOverlapTheSlotIsHeldUntilTheReplacementIsReady(self) -> None:
+        """Without overlap a drained worker holds its slot while the pool is short of it."""
+        pool = self.makePool(target=2, ttl=TTLRange(2, 2), maxDraining=1)
+        first, second = self.startReady(pool)
+        self.reactor.advance(2)
+        self.assertEqual((first.commands(), second.commands()), (["drain"], []))
+        self.makeReady()
+        self.assertEqual(second.commands(), ["drain"])
+        self.assertFalse(first.ended)
+
     def test_pendingReason(self) -> None:
         """
         C{pendingReason} says why a worker is stopping, or why it waits in the

@@ -25,7 +25,7 @@ class PoolConfig:
     @ivar grace: Seconds a draining worker gets before SIGKILL.
     @ivar overlap: Start a replacement, and drain the old worker only once the
         replacement is ready, so planned recycling never lowers capacity.
-    @ivar maxDraining: How many planned recycles may be in progress at once;
+    @ivar maxDraining: How many planned recycles may wait for their replacement at once;
         more wait in a queue.
     @ivar triggers: When each worker is recycled or killed.
     """

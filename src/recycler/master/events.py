@@ -44,17 +44,17 @@ class StopReason(enum.StrEnum):
         """Whether the worker was healthy when it was stopped (a recycle, not a failure)."""
         return self not in (StopReason.HUNG, StopReason.BOOT_TIMEOUT)
 
-    @property
-    def recycles(self) -> bool:
-        """Whether it replaces a healthy worker (a recycle, bounded by C{--max-draining})."""
-        return self in (
-            StopReason.TTL,
-            StopReason.MAX_REQUESTS,
-            StopReason.MAX_RSS,
-            StopReason.RECYCLE,
-            StopReason.RELOAD,
-        )
 
+RECYCLES = frozenset(
+    {
+        StopReason.TTL,
+        StopReason.MAX_REQUESTS,
+        StopReason.MAX_RSS,
+        StopReason.RECYCLE,
+        StopReason.RELOAD,
+    }
+)
+"""Reasons that replace a healthy worker: the recycles C{--max-draining} bounds."""
 
 CRASH = "crash"
 """The recycle counter of workers that exited without being asked to."""

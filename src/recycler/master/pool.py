@@ -21,7 +21,7 @@ from twisted.logger import Logger
 
 from recycler.master.backoff import CrashBackoff
 from recycler.master.config import MAX_WORKERS, PoolConfig, PoolError
-from recycler.master.events import CRASH, StopReason, WorkerEvent, eventChannel
+from recycler.master.events import CRASH, RECYCLES, StopReason, WorkerEvent, eventChannel
 from recycler.master.handle import WorkerHandle
 from recycler.master.lifecycle import WorkerState
 from recycler.master.memory import residentBytes
@@ -38,14 +38,11 @@ class WorkerPool(Service):
     """
     Keeps C{target} workers serving and recycles them without lowering capacity.
 
-    Planned recycles (TTL, max requests, memory, C{reload}, C{recycle}) go
-    through a queue: at most C{maxDraining} are in progress at once. With
-    C{overlap}, the replacement is spawned first (the old worker is
-    I{retiring}) and the old worker drains only once the pool has C{target}
-    other ready workers. Workers that die before they are ready start a crash
-    streak: respawns back off, one probe at a time, and the healthy workers
-    keep serving. L{stopService} drains every worker and fires once all have
-    exited.
+    Planned recycles go through a queue: at most C{maxDraining} wait for their
+    replacement at once. With C{overlap} the replacement starts first (the old
+    worker is I{retiring}) and the old worker drains once C{target} others are
+    ready. Workers that die before ready start a crash streak: respawns back
+    off, one probe at a time. L{stopService} drains all, fires once all exited.
 
     @ivar workers: Live workers (not yet exited) by id.
     @ivar events: The pool's event channel: every event of the pool and its
@@ -242,8 +239,11 @@ class WorkerPool(Service):
         return len(self._counted(WorkerState.READY))
 
     def _recyclesInProgress(self) -> int:
-        stopping = (w.stopReason for w in self.workers.values() if not w.state.counted)
-        return sum(1 for reason in stopping if reason is not None and reason.recycles)
+        """Recycles whose replacement is not ready yet (the old worker's drain holds no slot)."""
+        workers = self.workers.values()
+        retiring = sum(w.state is WorkerState.RETIRING for w in workers)
+        drained = sum(w.state.phase == "draining" and w.stopReason in RECYCLES for w in workers)
+        return retiring + min(drained, max(0, self._target - self._readyCount()))
 
     def _startRecycling(self, worker: WorkerHandle, reason: StopReason) -> None:
         if self._config.overlap or reason in ALWAYS_OVERLAPPED:
@@ -252,9 +252,10 @@ class WorkerPool(Service):
             worker.drain(reason)
 
     def _schedule(self) -> None:
-        """Start queued recycles while slots are free, then rebalance the pool."""
+        """Drain what was replaced, start queued recycles while slots are free, rebalance."""
         if not self.running:
             return
+        self._drainReplaced()
         for worker, reason in list(self._queue.items()):
             if self._recyclesInProgress() >= self._config.maxDraining:
                 break
