@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 
+import attrs
 from twisted.application.service import IService
 from twisted.internet import endpoints
 from twisted.internet.protocol import ServerFactory
@@ -13,6 +14,7 @@ from twisted.python import usage
 
 from recycler.admin.protocol import AdminFactory
 from recycler.admin.token import checkToken
+from recycler.master.forkserver import ForkServer
 from recycler.master.listeners import SharedListeners, checkDescription
 from recycler.master.policy import TTLRange
 from recycler.master.pool import PoolConfig, WorkerPool
@@ -70,6 +72,14 @@ def _onOff(text: str) -> bool:
     return value == "on"
 
 
+def _spawnMode(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("fork", "exec"):
+        raise ValueError(f"expected fork or exec, got {text!r}")
+    return value
+
+
+_spawnMode.coerceDoc = "fork or exec."  # type: ignore[attr-defined]
 _positiveInt.coerceDoc = "Must be at least 1."  # type: ignore[attr-defined]
 _positiveFloat.coerceDoc = "Seconds, greater than 0."  # type: ignore[attr-defined]
 _secondsOrOff.coerceDoc = "Seconds, or off."  # type: ignore[attr-defined]
@@ -88,6 +98,10 @@ class Options(usage.Options):
         "is replaced, without a single request failing."
     )
 
+    optFlags = [
+        ["preload", None, "Import the app once in the fork server (--spawn fork), not per worker."],
+    ]
+
     optParameters = [
         ["workers", "w", 4, "Number of worker processes.", _positiveInt],
         ["ttl", None, "0:5", "Worker lifetime MIN:MAX in seconds, drawn per worker, or 'off'."],
@@ -96,6 +110,13 @@ class Options(usage.Options):
         ["threads", None, 10, "Threads per worker serving a WSGI app.", _positiveInt],
         ["tls-cert", None, None, "Serve TLS with this PEM certificate (and key)."],
         ["tls-key", None, None, "PEM private key, if not in --tls-cert."],
+        [
+            "spawn",
+            None,
+            "fork",
+            "fork: fork workers from a pre-imported fork server; exec: a fresh interpreter each.",
+            _spawnMode,
+        ],
         [
             "overlap",
             None,
@@ -154,6 +175,8 @@ class Options(usage.Options):
             except ValueError as e:
                 raise usage.UsageError(f"--listen: {e}") from None
         self._checkTLS()
+        if self["preload"] and self["spawn"] != "fork":
+            raise usage.UsageError("--preload needs --spawn fork (exec'd workers import the app)")
         try:
             self["ttl"] = TTLRange.parse(self["ttl"])
         except ValueError as e:
@@ -238,8 +261,21 @@ def makeService(options: Options) -> IService:
     from twisted.internet import reactor
 
     listeners = SharedListeners(reactor, options["listen"])
-    pool = WorkerPool(reactor, workerCommand(options, listeners), poolConfig(options))
+    command = workerCommand(options, listeners)
+    forkServer = None
+    if options["spawn"] == "fork":
+        forkServer = ForkServer(
+            reactor,
+            listeners,
+            command.executable,
+            command.env,
+            preload=options["app"] if options["preload"] else None,
+            onGone=lambda why: service.forkServerGone(why),
+        )
+        command = attrs.evolve(command, forker=forkServer)
+    pool = WorkerPool(reactor, command, poolConfig(options))
     admin = None
     if options["admin"] is not None:
         admin = (options["admin"], AdminFactory(pool, reactor, token=options["admin-token"]))
-    return RecyclerService(reactor, listeners, pool, admin)
+    service = RecyclerService(reactor, listeners, pool, admin, forkServer=forkServer)
+    return service

@@ -6,6 +6,12 @@ The master writes commands to the worker's fd 3; the worker writes events to
 its fd 4; listening sockets are fds 5, 6, ... Every message is a small JSON
 object (well under C{PIPE_BUF}, so each write is atomic) ended by C{\\n}. See
 docs/architecture.md for the list of messages.
+
+The fork server (C{python -m recycler.worker.forkserver}) has the same layout,
+except that its fd 3 is its end of a C{SOCK_SEQPACKET} socket pair: one
+request (L{ForkRequest}) or reply (L{ForkReply}) per packet, the same JSON, and
+a fork request carries the new worker's fds 1-4 as C{SCM_RIGHTS}
+(L{FORKED_FDS}). It reports L{Event.READY} or L{Event.FAILED} on its fd 4.
 """
 
 from __future__ import annotations
@@ -22,6 +28,21 @@ EVENT_FD = 4
 
 FIRST_LISTENER_FD = 5
 """The first shared listening socket; further ones follow in order."""
+
+FORK_SERVER_MODULE = "recycler.worker.forkserver"
+"""What the master runs with C{python -m} to get a fork server."""
+
+FORK_SOCKET_FD = COMMAND_FD
+"""The fork server's end of its C{SOCK_SEQPACKET} socket pair; EOF means the master is gone."""
+
+FORKED_FDS = (1, 2, COMMAND_FD, EVENT_FD)
+"""
+The worker fds that the four C{SCM_RIGHTS} fds of a fork request become, in
+this order: stdout, stderr, commands, events (the worker's ends of four pipes).
+"""
+
+MAX_FORK_MESSAGE = 64 * 1024
+"""Largest fork request or reply, in bytes (one packet each)."""
 
 
 class Command(enum.StrEnum):
@@ -44,7 +65,24 @@ class Event(enum.StrEnum):
     """The app cannot be served; C{reason} says why. The worker exits next."""
 
 
-def encode(kind: Command | Event, **fields: Any) -> bytes:
+class ForkRequest(enum.StrEnum):
+    """What the master asks of the fork server (one packet, with fds)."""
+
+    FORK = "fork"
+    """Fork a worker running with C{argv} (its options) on the fds that come with it."""
+
+
+class ForkReply(enum.StrEnum):
+    """The fork server's answer to one L{ForkRequest}."""
+
+    FORKED = "forked"
+    """The worker runs as C{pid}, already re-parented to the master (its subreaper)."""
+
+    ERROR = "error"
+    """No worker was started; C{reason} says why."""
+
+
+def encode(kind: Command | Event | ForkRequest | ForkReply, **fields: Any) -> bytes:
     """One message as a line of JSON, e.g. C{encode(Event.READY)}."""
     return json.dumps({"kind": str(kind), **fields}, separators=(",", ":")).encode() + b"\n"
 
