@@ -59,6 +59,12 @@ class ParsingTests(SynchronousTestCase):
         """--listen (-l) may be given several times; the sockets keep that order."""
         self.assertEqual(parse("-l", "tcp:1", "--listen", "tcp6:2")["listen"], ["tcp:1", "tcp6:2"])
 
+    def test_spawnModes(self) -> None:
+        """Workers are forked from a fork server by default; --spawn exec runs each anew."""
+        self.assertEqual(parse()["spawn"], "fork")
+        self.assertEqual(parse("--spawn", "exec")["spawn"], "exec")
+        self.assertTrue(parse("--preload")["preload"])
+
     def test_ttlOff(self) -> None:
         """--ttl off disables recycling."""
         self.assertIsNone(parse("--ttl", "off")["ttl"])
@@ -126,6 +132,8 @@ BAD_VALUES = [
     (["--max-requests", "-5"], "at least 1"),
     (["--max-requests-jitter", "-1"], "0 or more"),
     (["--max-draining", "0"], "at least 1"),
+    (["--spawn", "vfork"], "fork or exec"),
+    (["--preload", "--spawn", "exec"], "--preload needs --spawn fork"),
 ]
 
 

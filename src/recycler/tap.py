@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 import attrs
 from twisted.application.service import IService
@@ -14,6 +15,7 @@ from twisted.python import usage
 
 from recycler.admin.protocol import AdminFactory
 from recycler.admin.token import checkToken
+from recycler.master.forking import ForkServers
 from recycler.master.forkserver import ForkServer
 from recycler.master.listeners import SharedListeners, checkDescription
 from recycler.master.policy import TTLRange
@@ -262,20 +264,20 @@ def makeService(options: Options) -> IService:
 
     listeners = SharedListeners(reactor, options["listen"])
     command = workerCommand(options, listeners)
-    forkServer = None
+    forkServers = None
     if options["spawn"] == "fork":
-        forkServer = ForkServer(
-            reactor,
-            listeners,
-            command.executable,
-            command.env,
-            preload=options["app"] if options["preload"] else None,
-            onGone=lambda why: service.forkServerGone(why),
-        )
-        command = attrs.evolve(command, forker=forkServer)
-    pool = WorkerPool(reactor, command, poolConfig(options))
+        preload = options["app"] if options["preload"] else None
+        executable, env = command.executable, command.env
+
+        def makeForkServer(onGone: Callable[[str], None]) -> ForkServer:
+            return ForkServer(reactor, listeners, executable, env, preload, onGone=onGone)
+
+        forkServers = ForkServers(reactor, makeForkServer)
+        command = attrs.evolve(command, forker=forkServers)
+    prepareReload = None if forkServers is None else forkServers.replace
+    pool = WorkerPool(reactor, command, poolConfig(options), prepareReload=prepareReload)
     admin = None
     if options["admin"] is not None:
         admin = (options["admin"], AdminFactory(pool, reactor, token=options["admin-token"]))
-    service = RecyclerService(reactor, listeners, pool, admin, forkServer=forkServer)
+    service = RecyclerService(reactor, listeners, pool, admin, forkServers=forkServers)
     return service

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessDone
 from twisted.logger import LogLevel, capturedLogs, formatEvent
 from twisted.python.failure import Failure
@@ -815,6 +816,42 @@ class OperatorTests(PoolTestCase):
         self.assertEqual(pool.stats().ready, 3)
         self.assertEqual(pool.stats().recycles, {"reload": 3})
         self.assertEqual(len(self.reactor.processes), 6)
+
+
+class ReloadPreparationTests(PoolTestCase):
+    """With a fork server, C{reload} first starts new code, and recycles only if it did."""
+
+    def makeReloadingPool(self) -> tuple[WorkerPool, list[Deferred[None]]]:
+        prepared: list[Deferred[None]] = []
+
+        def prepare() -> Deferred[None]:
+            prepared.append(Deferred())
+            return prepared[-1]
+
+        config = PoolConfig(target=2, grace=10, overlap=True)
+        pool = WorkerPool(self.reactor, COMMAND, config, prepareReload=prepare)
+        return pool, prepared
+
+    def test_workersAreRecycledOnceTheNewCodeIsReady(self) -> None:
+        """No worker is queued until the preparation (a new fork server) has succeeded."""
+        pool, prepared = self.makeReloadingPool()
+        self.startReady(pool)
+        pool.reload()
+        self.assertEqual([pool.pendingReason(w) for w in pool.workers.values()], [None, None])
+        prepared[0].callback(None)
+        self.assertEqual(pool.pendingReason(pool.workers[2]), StopReason.RELOAD)
+        self.assertIs(pool.workers[1].state, WorkerState.RETIRING)
+
+    def test_aFailedPreparationRecyclesNothing(self) -> None:
+        """If the new code cannot start, the workers serve on and the reason is logged."""
+        pool, prepared = self.makeReloadingPool()
+        self.startReady(pool)
+        pool.reload()
+        with capturedLogs() as events:
+            prepared[0].errback(RuntimeError("SyntaxError in app.py"))
+        self.assertEqual(len(self.reactor.processes), 2)
+        self.assertTrue(all(w.state is WorkerState.READY for w in pool.workers.values()))
+        self.assertIn("reload aborted: SyntaxError in app.py", [formatEvent(e) for e in events])
 
 
 class StatsTests(PoolTestCase):

@@ -108,3 +108,70 @@ class BindFailureTests(SynchronousTestCase):
         [(afterShutdown, args, _)] = reactor.triggers["after"]["shutdown"]
         afterShutdown(*args)
         self.assertEqual(exits, [EXIT_CANNOT_LISTEN])
+
+
+class FakeForkServers:
+    """A fork server a test makes ready (or fail) by hand."""
+
+    def __init__(self) -> None:
+        self.starting: Deferred[None] = Deferred()
+        self.stopped = False
+
+    def start(self) -> Deferred[None]:
+        return self.starting
+
+    def stop(self) -> Deferred[None]:
+        self.stopped = True
+        return succeed(None)
+
+
+class ForkModeTests(SynchronousTestCase):
+    """With a fork server, it starts after the sockets and before any worker."""
+
+    def makeForkService(
+        self,
+    ) -> tuple[RecyclerService, FakeProcessReactor, list[int], FakeForkServers]:
+        listeners = FakeListeners()
+        reactor = FakeProcessReactor()
+        pool = WorkerPool(reactor, WorkerCommand("/py", [], {}, listeners), PoolConfig(target=2))
+        exits: list[int] = []
+        forkServers = FakeForkServers()
+        service = RecyclerService(
+            reactor,
+            listeners,
+            pool,
+            None,
+            None,
+            exits.append,
+            forkServers,  # type: ignore[arg-type]
+        )
+        return service, reactor, exits, forkServers
+
+    def test_workersWaitForTheForkServer(self) -> None:
+        """The pool spawns only once the fork server is ready; stopping stops it too."""
+        service, reactor, _, forkServers = self.makeForkService()
+        service.startService()
+        self.assertFalse(service.pool.running)
+        forkServers.starting.callback(None)
+        self.assertTrue(service.pool.running)
+        self.assertEqual(len(reactor.processes), 2)
+        for process in reactor.processes:
+            process.exit()
+        self.successResultOf(service.stopService())
+        self.assertTrue(forkServers.stopped)
+
+    def test_aForkServerThatCannotStartStopsTheMaster(self) -> None:
+        """The reason is logged as critical and the master exits 3 once shut down."""
+        service, reactor, exits, forkServers = self.makeForkService()
+        service.startService()
+        reactor.running = True
+        stops: list[bool] = []
+        reactor.stop = lambda: stops.append(True)  # type: ignore[method-assign]
+        with capturedLogs() as events:
+            forkServers.starting.errback(OSError("cannot import 'nosuch'"))
+        self.assertEqual(stops, [True])
+        self.assertIn("nosuch", " ".join(str(e.get("error")) for e in events))
+        self.assertFalse(service.pool.running)
+        [(afterShutdown, args, _)] = reactor.triggers["after"]["shutdown"]
+        afterShutdown(*args)
+        self.assertEqual(exits, [3])

@@ -18,6 +18,7 @@ from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorProcess, IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from recycler.master.backoff import CrashBackoff
 from recycler.master.config import MAX_WORKERS, PoolConfig, PoolError
@@ -56,6 +57,7 @@ class WorkerPool(Service):
         config: PoolConfig,
         random: Random = _random.random,
         memoryOf: Callable[[int | None], int | None] = residentBytes,
+        prepareReload: Callable[[], Deferred[None]] | None = None,
     ) -> None:
         self._reactor = reactor
         self._clock = IReactorTime(reactor)
@@ -65,17 +67,16 @@ class WorkerPool(Service):
         self._triggers = config.triggers
         self._random = random
         self._memoryOf = memoryOf
+        self._prepareReload = prepareReload
         self.events = eventChannel()
         self.log = Logger(observer=self.events)
         self._backoff = CrashBackoff(self._clock, random, self._schedule, self.log)
         self.workers: dict[int, WorkerHandle] = {}
         self._lastId = 0
         self._queue: dict[WorkerHandle, StopReason] = {}
-        self._stopped: list[Deferred[None]] = []
+        self._stopped: Deferred[None] | None = None
         self._startedAt = self._clock.seconds()
         self._totals = PoolTotals()
-
-    # Service
 
     def startService(self) -> None:
         super().startService()
@@ -91,9 +92,8 @@ class WorkerPool(Service):
             worker.drain(StopReason.STOP)
         if not self.workers:
             return succeed(None)
-        stopped: Deferred[None] = Deferred()
-        self._stopped.append(stopped)
-        return stopped
+        self._stopped = Deferred()
+        return self._stopped
 
     # What operators ask (admin port, signals)
 
@@ -139,10 +139,7 @@ class WorkerPool(Service):
         self._schedule()
 
     def kill(self, workerId: int, force: bool = False) -> None:
-        """
-        SIGKILL one worker now. Refused, unless C{force}, when it would leave
-        fewer than C{target} ready workers.
-        """
+        """SIGKILL one worker now; unless C{force}, not if it leaves fewer than C{target} ready."""
         worker = self._worker(workerId)
         if not force and worker.state is WorkerState.READY and self._readyCount() <= self._target:
             raise PoolError(
@@ -153,7 +150,14 @@ class WorkerPool(Service):
         self._schedule()
 
     def reload(self) -> None:
-        """Rolling restart: recycle every current worker, replacements first."""
+        """Rolling restart: new code first (a new fork server), then every worker is recycled."""
+        prepared = succeed(None) if self._prepareReload is None else self._prepareReload()
+        prepared.addCallbacks(lambda _: self._recycleAll(), self._reloadAborted)
+
+    def _reloadAborted(self, failure: Failure) -> None:
+        self.log.error("reload aborted: {why}", why=failure.getErrorMessage())
+
+    def _recycleAll(self) -> None:
         for worker in self._byAge():
             if worker.state.counted:
                 self._queue.pop(worker, None)
@@ -200,24 +204,16 @@ class WorkerPool(Service):
         counted = None if reason is StopReason.STOP else str(reason or CRASH)
         self._totals.ended(worker.served, worker.killed, counted)
         if not self.running:
-            if not self.workers:
-                stopped, self._stopped = self._stopped, []
-                for d in stopped:
-                    d.callback(None)
+            if not self.workers and self._stopped is not None:
+                self._stopped, stopped = None, self._stopped
+                stopped.callback(None)
             return
-        if worker.readyAt is not None or reason not in (None, StopReason.BOOT_TIMEOUT):
-            self.log.info(
-                "respawning: worker {workerId} exited ({reason})",
-                workerId=worker.workerId,
-                reason=reason or worker.exitDescription(),
-                event=WorkerEvent.RESPAWN,
-            )
-            self._schedule()
-        else:
-            self._startFailed(
-                f"worker {worker.workerId} exited before it was ready "
-                f"({reason or worker.exitDescription()})"
-            )
+        why, workerId = reason or worker.exitDescription(), worker.workerId
+        if worker.readyAt is None and reason in (None, StopReason.BOOT_TIMEOUT):
+            return self._startFailed(f"worker {workerId} exited before it was ready ({why})")
+        respawn = "respawning: worker {workerId} exited ({reason})"
+        self.log.info(respawn, workerId=workerId, reason=why, event=WorkerEvent.RESPAWN)
+        self._schedule()
 
     # Deciding when to act
 

@@ -4,21 +4,19 @@
 from __future__ import annotations
 
 import os
-import random
 import sys
 from collections.abc import Callable
 
 from twisted.application.service import Service
 from twisted.internet import endpoints
 from twisted.internet.defer import Deferred, DeferredList, FirstError, maybeDeferred, succeed
-from twisted.internet.interfaces import IDelayedCall, IListeningPort, IReactorCore
+from twisted.internet.interfaces import IListeningPort, IReactorCore
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from recycler.master.forkserver import ForkServer
+from recycler.master.forking import ForkServers
 from recycler.master.listeners import SharedListeners
-from recycler.master.policy import crashBackoff
 from recycler.master.pool import PoolError, WorkerPool
 from recycler.master.reaping import OrphanReaper
 from recycler.master.signals import installSignalHandlers, signalTable
@@ -39,14 +37,13 @@ class RecyclerService(Service):
     worker's listener.
 
     With a fork server (C{--spawn fork}), it is started once the sockets are
-    bound (it hands them to every worker it forks) and before the pool spawns;
-    if it dies it is started again with the crash backoff, while the workers
-    already running serve on. The master then also reaps the orphans it
+    bound (it hands them to every worker it forks) and before the pool spawns
+    (L{recycler.master.forking}). The master then also reaps the orphans it
     inherits as the workers' subreaper.
 
     @ivar pool: The worker pool.
     @ivar admin: The admin endpoint description and the factory serving it, or L{None}.
-    @ivar forkServer: The fork server workers are forked from, or L{None} (exec).
+    @ivar forkServers: Where workers are forked from, or L{None} (exec).
     """
 
     log = Logger()
@@ -59,7 +56,7 @@ class RecyclerService(Service):
         admin: tuple[str, Factory] | None = None,
         installSignals: Callable[..., None] | None = installSignalHandlers,
         exit: Callable[[int], None] = lambda status: _exitNow(status),
-        forkServer: ForkServer | None = None,
+        forkServers: ForkServers | None = None,
     ) -> None:
         self._reactor = reactor
         self.listeners = listeners
@@ -70,11 +67,8 @@ class RecyclerService(Service):
         self._binding: Deferred[object] | None = None
         self._adminPort: IListeningPort | None = None
         self._stopRequested = False
-        self.forkServer = forkServer
+        self.forkServers = forkServers
         self._orphans = OrphanReaper(reactor)
-        self._forkServerBackoff = crashBackoff(random.random)
-        self._forkServerRetries = 0
-        self._forkServerRestart: IDelayedCall | None = None
 
     def privilegedStartService(self) -> None:
         super().privilegedStartService()
@@ -89,10 +83,8 @@ class RecyclerService(Service):
     def stopService(self) -> Deferred[object]:
         super().stopService()
         stopping = [self.pool.stopService() if self.pool.running else succeed(None)]
-        if self.forkServer is not None:
-            if self._forkServerRestart is not None and self._forkServerRestart.active():
-                self._forkServerRestart.cancel()
-            stopping.append(self.forkServer.stop())
+        if self.forkServers is not None:
+            stopping.append(self.forkServers.stop())
         stopped = DeferredList(stopping)
         stopped.addCallback(lambda _: self._close())
         return stopped
@@ -151,40 +143,20 @@ class RecyclerService(Service):
     def _startPool(self, _: object) -> None:
         if not self.running:
             return
-        if self.forkServer is None:
+        if self.forkServers is None:
             self.pool.startService()
             return
         self._orphans.start()
-        self.forkServer.start().addCallbacks(self._forkServerReady, self._cannotFork)
+        self.forkServers.start().addCallbacks(self._forkServerReady, self._cannotFork)
 
     def _forkServerReady(self, _: object) -> None:
-        self._forkServerRetries = 0
-        if self.running and not self.pool.running:
+        if self.running:
             self.pool.startService()
 
     def _cannotFork(self, failure: Failure) -> None:
-        if self.pool.running:  # it was serving: retry, the workers serve on
-            self.forkServerGone(failure.getErrorMessage())
-            return
         self.log.critical("cannot start the fork server: {error}", error=failure.getErrorMessage())
         self._reactor.addSystemEventTrigger("after", "shutdown", self._exit, EXIT_CANNOT_FORK)
         self._reactor.callWhenRunning(self.stop)
-
-    def forkServerGone(self, why: str) -> None:
-        """The fork server died: start another after a growing delay."""
-        if not self.running or self.forkServer is None:
-            return
-        delay = self._forkServerBackoff(self._forkServerRetries)
-        self._forkServerRetries += 1
-        self.log.error(
-            "fork server gone ({why}); starting another in {delay:.1f}s", why=why, delay=delay
-        )
-        self._forkServerRestart = self._reactor.callLater(delay, self._restartForkServer)
-
-    def _restartForkServer(self) -> None:
-        self._forkServerRestart = None
-        if self.running and self.forkServer is not None:
-            self.forkServer.start().addCallbacks(self._forkServerReady, self._cannotFork)
 
     def _close(self) -> Deferred[object]:
         self._orphans.stop()

@@ -248,8 +248,10 @@ def runWorker(
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Preload, report C{ready} (or C{failed}, exit 3), then fork workers until EOF."""
-    # Ctrl-C reaches the whole process group: only the master reacts to it.
+    # Ctrl-C and a HUP sent to the whole process group are the master's to act
+    # on; the fork server lives until the master closes its socket.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     options = parseArgs(sys.argv[1:] if argv is None else argv)
     try:
         preload(options.preload)
