@@ -21,7 +21,7 @@ from recycler.master.events import StopReason, WorkerEvent
 from recycler.master.lifecycle import WorkerState
 from recycler.master.policy import TTLRange
 from recycler.master.pool import PoolError
-from recycler.master.stats import PoolStats
+from recycler.master.stats import ForkServerStatus, PoolStats
 
 MIB = 1024 * 1024
 STARTED = 1000.0
@@ -42,6 +42,11 @@ class FakeWorker:
     inFlight: int = 0
     stopReason: StopReason | None = None
     expiresAt: float | None = None
+    spawnMode: str = "fork"
+
+    @property
+    def startup(self) -> float | None:
+        return None if self.readyAt is None else self.readyAt - self.spawnedAt
 
     def ttlLeft(self, now: float) -> float | None:
         return None if self.expiresAt is None else max(0.0, self.expiresAt - now)
@@ -83,6 +88,7 @@ class FakePool:
         self.failWith: Exception | None = None
         self.crashStreak = 0
         self.nextRespawnIn: float | None = None
+        self.forkServer: ForkServerStatus | None = None
         self.recycles: Mapping[str, int] = {"ttl": 4, "manual": 1}
 
     @property
@@ -146,6 +152,8 @@ class FakePool:
             recycles=self.recycles,
             crashStreak=self.crashStreak,
             nextRespawnIn=self.nextRespawnIn,
+            spawn="exec" if self.forkServer is None else "fork",
+            forkServer=self.forkServer,
         )
 
     def emit(self, kind: WorkerEvent | str, **fields: Any) -> None:
@@ -171,7 +179,7 @@ def examplePool() -> FakePool:
         2: FakeWorker(
             2, 1002, WorkerState.DRAINING, served=1500, inFlight=2, stopReason=StopReason.TTL
         ),
-        3: FakeWorker(3, 1003, served=12, expiresAt=STARTED + 90.25),
+        3: FakeWorker(3, 1003, served=12, expiresAt=STARTED + 90.25, readyAt=STARTED + 0.0125),
     }
     return pool
 

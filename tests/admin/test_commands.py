@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from recycler.admin.metrics import metricsFields, metricsLines
 from recycler.master.events import StopReason
 from recycler.master.lifecycle import WorkerState
 from recycler.master.policy import TTLRange
+from recycler.master.stats import ForkServerStatus
 from tests.admin.support import MIB, AdminTestCase, FakeWorker
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "admin.md"
@@ -115,15 +117,18 @@ class ListTests(AdminTestCase):
         self.assertEqual(lines[0], "target 2, 3 live (1 starting, 1 ready, 1 draining)")
         self.assertEqual(
             lines[1].split(),
-            ["ID", "PID", "STATE", "AGE", "TTL", "SERVED", "INFLIGHT", "RSS(MiB)", "REASON"],
-        )
+            [
+                "ID", "PID", "STATE", "AGE", "TTL", "SERVED", "INFLIGHT", "RSS(MiB)", "SPAWN",
+                "READY(ms)", "REASON",
+            ],
+        )  # fmt: skip
         rows = [line.split() for line in lines[2:-1]]
         self.assertEqual(
             rows,
             [
-                ["2", "1002", "draining", "50.0", "-", "1500", "2", "48.0", "ttl"],
-                ["3", "1003", "ready", "50.0", "40.2", "12", "0", "50.5", "-"],
-                ["4", "1004", "starting", "10.0", "-", "0", "0", "-", "-"],
+                ["2", "1002", "draining", "50.0", "-", "1500", "2", "48.0", "fork", "-", "ttl"],
+                ["3", "1003", "ready", "50.0", "40.2", "12", "0", "50.5", "fork", "12", "-"],
+                ["4", "1004", "starting", "10.0", "-", "0", "0", "-", "fork", "-", "-"],
             ],
         )
         self.assertEqual(lines[-1], "ok")
@@ -147,6 +152,20 @@ class ListTests(AdminTestCase):
         rows = [(line.split()[2], line.split()[-1]) for line in lines[2:-1]]
         self.assertEqual(
             rows, [("ready", "reload"), ("draining", "kill"), ("ready", "max-requests")]
+        )
+
+    def test_listShowsTheForkServer(self) -> None:
+        """With forked workers, C{list} says whether the fork server can fork, and why not."""
+        self.pool.forkServer = ForkServerStatus(pid=900, ready=True, restarts=2, failure=None)
+        self.assertEqual(self.client.send("list")[1], "fork server: pid 900, ready, 2 restarts")
+        self.pool.forkServer = ForkServerStatus(None, False, 3, "cannot import 'app'")
+        self.assertEqual(
+            self.client.send("list")[1], "fork server: down (cannot import 'app'), 3 restarts"
+        )
+        listed = json.loads(self.client.send("list --json")[0])
+        self.assertEqual(
+            listed["forkServer"],
+            {"pid": None, "ready": False, "restarts": 3, "failure": "cannot import 'app'"},
         )
 
     def test_listShowsTheCrashBackoff(self) -> None:
@@ -182,6 +201,8 @@ class ListTests(AdminTestCase):
                 "inFlight": 0,
                 "rssBytes": 50 * MIB + MIB // 2,
                 "reason": None,
+                "spawn": "fork",
+                "startup": 0.0125,
             },
         )
 

@@ -8,6 +8,7 @@ import attrs
 from twisted.trial.unittest import SynchronousTestCase
 
 from recycler.admin.metrics import metricsFields, metricsLines
+from recycler.master.stats import ForkServerStatus
 from tests.admin.support import FakePool
 
 SAMPLE = re.compile(r'^[a-z_]+(\{[a-z]+="[^"\\]*"\})? -?[0-9.e+]+$')
@@ -87,3 +88,19 @@ class ExpositionTests(SynchronousTestCase):
         self.assertEqual(metrics["recycler_recycles_total"], {"manual": 1, "ttl": 4})
         self.assertEqual(metrics["recycler_workers"], {"starting": 0, "ready": 1, "draining": 1})
         self.assertEqual(list(metrics), list(FAMILIES))
+
+
+class ForkServerMetricsTests(SynchronousTestCase):
+    """With forked workers, the fork server is exported too."""
+
+    def test_forkServerFamilies(self) -> None:
+        """C{recycler_fork_server_up} and its restarts, only when workers are forked."""
+        pool = FakePool()
+        self.assertNotIn("recycler_fork_server_up", metricsFields(pool.stats()))
+        pool.forkServer = ForkServerStatus(pid=9, ready=False, restarts=4, failure="gone")
+        fields = metricsFields(pool.stats())
+        self.assertEqual(fields["recycler_fork_server_up"], 0)
+        self.assertEqual(fields["recycler_fork_server_restarts_total"], 4)
+        lines = metricsLines(pool.stats())
+        self.assertIn("# TYPE recycler_fork_server_restarts_total counter", lines)
+        self.assertIn("recycler_fork_server_up 0", lines)

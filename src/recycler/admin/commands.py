@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from recycler.admin import render
+from recycler.admin import health, render
 from recycler.admin.interfaces import AdminPool
 from recycler.admin.metrics import metricsFields, metricsLines
 from recycler.master.policy import TTLRange
@@ -183,15 +183,17 @@ def listWorkers(session: Session, args: list[str], flags: frozenset[str]) -> Rep
         render.workerRow(worker, now, session.memoryOf(worker.pid), pool.pendingReason(worker))
         for _, worker in sorted(pool.workers.items())
     ]
-    backoff = render.backoffFields(pool.stats())
-    lines = render.listLines(pool.target, rows, backoff)
-    return Reply(lines, {"target": pool.target, "workers": rows, "backoff": backoff})
+    stats = pool.stats()
+    backoff, forkServer = health.backoffFields(stats), health.forkServerFields(stats)
+    lines = render.listLines(pool.target, rows, backoff, forkServer)
+    data = {"target": pool.target, "workers": rows, "backoff": backoff, "forkServer": forkServer}
+    return Reply(lines, data)
 
 
 @command("stats", "pool totals since start (monotonic across recycling)")
 def showStats(session: Session, args: list[str], flags: frozenset[str]) -> Reply:
     stats = session.pool.stats()
-    data = {"stats": render.statsFields(stats), "backoff": render.backoffFields(stats)}
+    data = {"stats": render.statsFields(stats), "backoff": health.backoffFields(stats)}
     return Reply(render.statsLines(stats), data)
 
 

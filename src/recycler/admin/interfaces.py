@@ -40,6 +40,12 @@ class AdminWorker(Protocol):
     @property
     def inFlight(self) -> int: ...
 
+    @property
+    def spawnMode(self) -> str: ...
+
+    @property
+    def startup(self) -> float | None: ...
+
     def ttlLeft(self, now: float) -> float | None:
         """Seconds until its TTL runs out, or L{None} if none is counting."""
 

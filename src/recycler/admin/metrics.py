@@ -56,6 +56,23 @@ def metricFamilies(stats: PoolStats) -> list[tuple[str, str, str, Sample]]:
             "Consecutive workers that failed to start (0: not backing off).",
             stats.crashStreak,
         ),
+        *_forkServerFamilies(stats),
+    ]
+
+
+def _forkServerFamilies(stats: PoolStats) -> list[tuple[str, str, str, Sample]]:
+    """With C{--spawn fork}: whether the fork server can fork, and how often it was replaced."""
+    status = stats.forkServer
+    if status is None:
+        return []
+    return [
+        ("recycler_fork_server_up", "gauge", "1 while workers can be forked.", int(status.ready)),
+        (
+            "recycler_fork_server_restarts_total",
+            "counter",
+            "Fork servers started after the first (deaths and reloads).",
+            status.restarts,
+        ),
     ]
 
 

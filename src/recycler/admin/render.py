@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Container, Mapping, Sequence
 from typing import Any
 
+from recycler.admin.health import backoffFields, backoffText, forkServerText
 from recycler.admin.interfaces import AdminWorker
 from recycler.master.events import StopReason, WorkerEvent
 from recycler.master.lifecycle import PHASES
@@ -186,10 +187,15 @@ def workerRow(
         "inFlight": worker.inFlight,
         "rssBytes": rssBytes,
         "reason": None if reason is None else str(reason),
+        "spawn": worker.spawnMode,
+        "startup": None if worker.startup is None else round(worker.startup, 4),
     }
 
 
-LIST_HEADER = ("ID", "PID", "STATE", "AGE", "TTL", "SERVED", "INFLIGHT", "RSS(MiB)", "REASON")
+LIST_HEADER = (
+    "ID", "PID", "STATE", "AGE", "TTL", "SERVED", "INFLIGHT", "RSS(MiB)", "SPAWN", "READY(ms)",
+    "REASON",
+)  # fmt: skip
 
 
 def _dash(value: Any, render: Callable[[Any], str] = str) -> str:
@@ -197,13 +203,16 @@ def _dash(value: Any, render: Callable[[Any], str] = str) -> str:
 
 
 def listLines(
-    target: int, rows: Sequence[Mapping[str, Any]], backoff: Mapping[str, Any] | None
+    target: int,
+    rows: Sequence[Mapping[str, Any]],
+    backoff: Mapping[str, Any] | None,
+    forkServer: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """
-    The text of C{list}: a summary line, the backoff if any, and the worker table.
+    The text of C{list}: a summary line, the fork server and the backoff if
+    any (as L{recycler.admin.health} makes them), the workers.
 
     @param rows: Worker rows as made by L{workerRow}.
-    @param backoff: As made by L{backoffFields}.
     """
     counts = dict.fromkeys(PHASES, 0)
     for row in rows:
@@ -211,6 +220,8 @@ def listLines(
             counts[row["state"]] += 1
     summary = ", ".join(f"{counts[phase]} {phase}" for phase in PHASES)
     lines = [f"target {target}, {len(rows)} live ({summary})"]
+    if forkServer is not None:
+        lines.append(forkServerText(forkServer))
     if backoff is not None:
         lines.append(backoffText(backoff))
     table = [
@@ -223,30 +234,14 @@ def listLines(
             str(row["served"]),
             str(row["inFlight"]),
             _dash(row["rssBytes"], lambda b: f"{b / MIB:.1f}"),
+            row["spawn"],
+            _dash(row["startup"], lambda s: f"{s * 1000:.0f}"),
             _dash(row["reason"], printable),
         )
         for row in rows
     ]
-    lines.extend(formatTable(LIST_HEADER, table, leftAligned=(2, 8)))
+    lines.extend(formatTable(LIST_HEADER, table, leftAligned=(2, 8, 10)))
     return lines
-
-
-def backoffFields(stats: PoolStats) -> dict[str, Any] | None:
-    """C{{"streak": N, "nextAttemptIn": seconds or None}} while the pool backs off, else L{None}."""
-    if not stats.crashStreak:
-        return None
-    nextIn = stats.nextRespawnIn
-    return {
-        "streak": stats.crashStreak,
-        "nextAttemptIn": None if nextIn is None else round(nextIn, 3),
-    }
-
-
-def backoffText(backoff: Mapping[str, Any]) -> str:
-    """C{backoff: 3 failed starts in a row, next attempt in 4.2s}."""
-    nextIn = backoff.get("nextAttemptIn")
-    when = "pending" if nextIn is None else f"in {nextIn:.1f}s"
-    return f"backoff: {backoff['streak']} failed starts in a row, next attempt {when}"
 
 
 # stats

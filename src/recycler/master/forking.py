@@ -14,7 +14,6 @@ from __future__ import annotations
 import random as _random
 from collections.abc import Callable, Sequence
 
-import attrs
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import (
     IDelayedCall,
@@ -27,26 +26,10 @@ from twisted.python.failure import Failure
 
 from recycler.master.forkserver import ForkServer, ForkServerError
 from recycler.master.policy import Random, crashBackoff
+from recycler.master.stats import ForkServerStatus
 
 MakeForkServer = Callable[[Callable[[str], None]], ForkServer]
 """Builds a fork server that calls the given function with why, should it die."""
-
-
-@attrs.frozen
-class ForkServerStatus:
-    """
-    What operators see of the fork server.
-
-    @ivar pid: The current fork server's pid, or L{None} while there is none.
-    @ivar ready: Whether workers can be forked now.
-    @ivar restarts: Fork servers started after the first (deaths and reloads).
-    @ivar failure: Why the last one died or failed to start, if it did.
-    """
-
-    pid: int | None
-    ready: bool
-    restarts: int
-    failure: str | None
 
 
 class ForkServers:

@@ -55,6 +55,8 @@ class WorkerHandle(ProcessProtocol):
     @ivar failure: Why the worker could not start, as it reported (e.g. an import error).
     @ivar exitCode: Exit status once ended (L{None} if killed by a signal).
     @ivar exitSignal: Signal number that ended it, if any.
+    @ivar ttl: The lifetime drawn for it, or L{None}.
+    @ivar spawnMode: C{"fork"} or C{"exec"}.
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class WorkerHandle(ProcessProtocol):
         triggers: Sequence[Trigger],
         grace: float,
         events: ILogObserver,
+        spawnMode: str = "exec",
     ) -> None:
         self.workerId = workerId
         self.state = WorkerState.STARTING
@@ -79,10 +82,13 @@ class WorkerHandle(ProcessProtocol):
         self.spawnedAt = clock.seconds()
         self.readyAt: float | None = None
         self.grace = grace
+        self.spawnMode = spawnMode
         self.log = Logger(observer=events)
         self._clock = clock
         self._pool = pool
         self._triggers = list(triggers)
+        self._ttl = next((t for t in triggers if isinstance(t, TimeToLive)), None)
+        self.ttl = None if self._ttl is None else self._ttl.seconds
         self._deadline: IDelayedCall | None = None
         self._pipes = {
             wire.EVENT_FD: Lines(self._eventLine),
@@ -98,7 +104,8 @@ class WorkerHandle(ProcessProtocol):
         ttl = self.ttl
         self._event(
             WorkerEvent.BORN,
-            "worker {workerId} born: pid {pid}, ttl {ttl}",
+            "worker {workerId} born ({spawn}): pid {pid}, ttl {ttl}",
+            spawn=self.spawnMode,
             ttl="off" if ttl is None else f"{ttl:.3f}s",
             ttlSeconds=ttl,
             maxRequests=next(
@@ -188,20 +195,19 @@ class WorkerHandle(ProcessProtocol):
 
     # Describing
 
-    @property
-    def ttl(self) -> float | None:
-        """The lifetime drawn for this worker, or L{None}."""
-        return next((t.seconds for t in self._triggers if isinstance(t, TimeToLive)), None)
-
     def ttlLeft(self, now: float) -> float | None:
         """Seconds until the TTL expires, or L{None} if no TTL is counting down."""
-        ttl = next((t for t in self._triggers if isinstance(t, TimeToLive)), None)
-        return None if ttl is None else ttl.left(now)
+        return None if self._ttl is None else self._ttl.left(now)
 
     @property
     def wasStopped(self) -> bool:
         """Whether the master stopped it (rather than it exiting on its own)."""
         return self.endedIn in (WorkerState.DRAINING, WorkerState.KILLED)
+
+    @property
+    def startup(self) -> float | None:
+        """Seconds from spawn to ready, once it was ready."""
+        return None if self.readyAt is None else self.readyAt - self.spawnedAt
 
     @property
     def phase(self) -> str:

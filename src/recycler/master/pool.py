@@ -177,6 +177,8 @@ class WorkerPool(Service):
             target=self._target,
             crashStreak=self._backoff.streak,
             nextRespawnIn=self._backoff.nextRetryIn(),
+            spawn=self._command.spawnMode,
+            forkServer=self._command.forkerStatus(),
         )
 
     # What workers tell (WorkerHandle's PoolCallbacks)
@@ -301,6 +303,7 @@ class WorkerPool(Service):
             triggersFor(self._triggers, self._clock, self._random, self._memoryOf),
             self._config.grace,
             self.events,
+            self._command.spawnMode,
         )
         try:
             self._command.spawn(self._reactor, worker)

@@ -10,13 +10,17 @@ import attrs
 from twisted.internet.interfaces import IProcessProtocol, IReactorProcess
 
 from recycler import wire
+from recycler.master.stats import ForkServerStatus
 
 WORKER_MODULE = "recycler.worker"
 """What C{python -m} runs in an exec'd worker."""
 
 
 class Forker(Protocol):
-    """Forks workers (L{recycler.master.forkserver.ForkServer})."""
+    """Forks workers (L{recycler.master.forking.ForkServers})."""
+
+    def status(self) -> ForkServerStatus:
+        """The fork server, for operators."""
 
     def fork(self, protocol: IProcessProtocol, args: Sequence[str]) -> object:
         """
@@ -65,6 +69,15 @@ class WorkerCommand:
         reactor.spawnProcess(
             worker, self.executable, self.argv(), env=dict(self.env), childFDs=self.childFDs()
         )
+
+    @property
+    def spawnMode(self) -> str:
+        """C{"fork"} or C{"exec"}."""
+        return "exec" if self.forker is None else "fork"
+
+    def forkerStatus(self) -> ForkServerStatus | None:
+        """The fork server's status, when workers are forked."""
+        return None if self.forker is None else self.forker.status()
 
     def workerArgs(self) -> list[str]:
         """The worker's options, telling it how many listening sockets it gets."""

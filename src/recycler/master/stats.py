@@ -11,6 +11,23 @@ import attrs
 
 
 @attrs.frozen
+class ForkServerStatus:
+    """
+    What operators see of the fork server (C{--spawn fork}).
+
+    @ivar pid: The current fork server's pid, or L{None} while there is none.
+    @ivar ready: Whether workers can be forked now.
+    @ivar restarts: Fork servers started after the first (deaths and reloads).
+    @ivar failure: Why the last one died or failed to start, if it did.
+    """
+
+    pid: int | None
+    ready: bool
+    restarts: int
+    failure: str | None
+
+
+@attrs.frozen
 class PoolStats:
     """
     The pool at one moment. Totals are monotonic across recycling.
@@ -29,6 +46,8 @@ class PoolStats:
     @ivar recycles: Exited workers by why they stopped (a L{StopReason} value or C{"crash"}).
     @ivar crashStreak: Consecutive workers that failed to start.
     @ivar nextRespawnIn: Seconds until the next start attempt while backing off, or L{None}.
+    @ivar spawn: How workers start: C{"fork"} or C{"exec"}.
+    @ivar forkServer: The fork server, when workers are forked.
     """
 
     uptime: float
@@ -45,6 +64,8 @@ class PoolStats:
     recycles: Mapping[str, int]
     crashStreak: int
     nextRespawnIn: float | None
+    spawn: str = "exec"
+    forkServer: ForkServerStatus | None = None
 
     @property
     def live(self) -> int:
@@ -88,6 +109,8 @@ class PoolTotals:
         target: int,
         crashStreak: int,
         nextRespawnIn: float | None,
+        spawn: str = "exec",
+        forkServer: ForkServerStatus | None = None,
     ) -> PoolStats:
         """The pool now, with the C{live} workers' counts added."""
         live = list(live)
@@ -107,4 +130,6 @@ class PoolTotals:
             recycles=dict(self.recycles),
             crashStreak=crashStreak,
             nextRespawnIn=nextRespawnIn,
+            spawn=spawn,
+            forkServer=forkServer,
         )
