@@ -91,6 +91,7 @@ class ForkServersTests(SynchronousTestCase):
         self.made[2].ready()
         self.assertIs(self.servers.current, self.made[2])
         self.assertIsNone(self.servers.status().failure)
+        self.assertEqual(self.servers.status().restarts, 1)
 
     def test_reloadStartsTheNewOneFirst(self) -> None:
         """The old fork server forks until the new one is ready, then it is stopped."""

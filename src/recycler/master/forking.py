@@ -40,6 +40,7 @@ class ForkServers:
     def __init__(self, clock: IReactorTime, make: MakeForkServer, random: Random = _random.random):
         self.current: ForkServer | None = None
         self.restarts = 0
+        self._used = 0
         self.failure: str | None = None
         self._clock = clock
         self._make = make
@@ -94,8 +95,9 @@ class ForkServers:
             server.stop()
             return
         old, self.current = self.current, server
+        self._used += 1
+        self.restarts = self._used - 1
         if old is not None:
-            self.restarts += 1
             old.stop()
         self.failure = None
         self._retries = 0
