@@ -1,27 +1,35 @@
 """Benchmarks: start each server, load it on 127.0.0.1 with ab and wrk, print one table each.
 
-    python bench/run.py            # full run (several minutes): tables and the lifetimes
+    python bench/run.py            # full run (about 10 minutes): tables and the lifetimes
                                    # plot written into docs/
-    python bench/run.py --quick    # every scenario shrunk (under 3 minutes), nothing written
+    python bench/run.py --quick    # every scenario shrunk (under 4 minutes), nothing written
     python bench/run.py --only hello,scale   # some scenarios, nothing written
 
 Needs the test extras and the bench extra (C{pip install -e '.[test,bench]'}: matplotlib,
 gunicorn), ab (Debian: apache2-utils) and wrk; node for the Node.js seed and gunicorn
-are optional peers. The scenarios:
+are optional peers. recycler forks its workers from a pre-imported fork server
+(C{--spawn fork}, the default) or execs a fresh interpreter per worker (C{--spawn exec});
+the scenarios that compare the two run both in the same invocation. The scenarios:
 
  1. C{seed}: the Node.js cluster example's workload (4 workers, TTL 0-5 s, 1 s per
-    request, C{ab -c 20 -n 500}): recycler with recycling on and off, the Node.js
-    seed with recycling on and off. Its recycler run draws C{docs/lifetimes.png}.
+    request, C{ab -c 20 -n 500}): recycler (default spawn mode) with recycling on and
+    off, the Node.js seed with recycling on and off. Its recycler run draws
+    C{docs/lifetimes.png}.
  2. C{hello}: a zero-delay hello app, 4 workers, under C{wrk -t2 -c 50 -d 10s}
     (keep-alive) and C{ab -c 50 -n 50000}, recycling about once a second and off;
-    recycler and gunicorn (gthread, C{--max-requests} calibrated from its own
-    recycling-off run). 50000 requests, not 20000: 20000 last 4-6 s here, which
-    leaves room for one or two recycles only.
- 3. C{respawn}: spawn-to-ready latency over 50 recycles of 2 workers with
-    C{--ttl 0.2:0.4}, idle and under a light load.
- 4. C{scale}: 32 workers, C{--ttl 1:2}, C{ab -c 50 -n 20000} of the hello app, then
-    idle: failures, req/s, recycles and the master's CPU. 20000 requests, not 5000:
-    5000 last about 1.5 s, less than one worker start-up under this load.
+    recycler forking and exec'ing its workers, and gunicorn (gthread, C{--max-requests}
+    calibrated from its own recycling-off run); each server's memory (PSS) per worker
+    after the load. 50000 requests, not 20000: 20000 last 4-6 s here, which leaves room
+    for one or two recycles only.
+ 3. C{respawn}: spawn-to-ready latency and CPU until ready over 50 recycles of 2
+    workers with C{--ttl 0.2:0.4}, idle and under a saturating C{wrk -c 50}, fork and exec.
+ 4. C{ttl01}: 4 workers, C{--ttl 0:1}, under C{wrk -c 50} for 15 s: recycles done
+    against those the TTLs ask for, socket errors, and the ready workers sampled every
+    50 ms through the admin port, fork and exec.
+ 5. C{scale}: 32 workers, C{--ttl 1:2}, C{ab -c 50 -n 100000} of the hello app, then
+    idle: failures, req/s, recycles against those asked, and the master's CPU, fork and
+    exec. 100000 requests (about 10 s) so that the recycle rate is measured over some
+    200 recycles asked.
 
 Every run is bounded (ab by its request count or time limit, wrk by its duration) and
 every server is killed, process group and all, when its run ends.
@@ -30,6 +38,7 @@ every server is killed, process group and all, when its run ends.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -41,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -63,6 +73,7 @@ LIFETIMES = ROOT / "docs" / "lifetimes.png"
 BEGIN, END = "<!-- bench:results -->", "<!-- /bench:results -->"
 HELLO = "recycler.demo:hello"
 NONE = "-"  # a table cell with nothing to show
+SPAWNS = ("fork", "exec")  # recycler's spawn modes; fork is the default
 
 Result = dict[str, float]
 
@@ -85,6 +96,7 @@ class Sizes:
     helloRequests: int
     wrkSeconds: int
     respawns: int
+    ttl01Seconds: int
     scaleRequests: int
     scaleIdle: int
 
@@ -94,7 +106,8 @@ FULL = Sizes(
     helloRequests=50000,
     wrkSeconds=10,
     respawns=50,
-    scaleRequests=20000,
+    ttl01Seconds=15,
+    scaleRequests=100000,
     scaleIdle=10,
 )
 QUICK = Sizes(
@@ -102,7 +115,8 @@ QUICK = Sizes(
     helloRequests=6000,
     wrkSeconds=3,
     respawns=10,
-    scaleRequests=5000,
+    ttl01Seconds=4,
+    scaleRequests=20000,
     scaleIdle=3,
 )
 
@@ -118,6 +132,12 @@ class Target(Protocol):
     def recycles(self) -> int:
         """How many workers were recycled so far."""
 
+    def workerPids(self) -> list[int]:
+        """The pids of its workers now."""
+
+    def forkServerPid(self) -> int | None:
+        """The pid of the process its workers are forked from, if it is not the master."""
+
 
 class RecyclerTarget:
     """A recycler master run by the test harness; recycles are its C{exited} events."""
@@ -131,19 +151,39 @@ class RecyclerTarget:
         """Workers that have exited so far."""
         return len(self.server.eventsOf("exited"))
 
+    def workerPids(self) -> list[int]:
+        """Workers born and not exited (by the master's log)."""
+        return sorted(self.server.liveWorkerPids())
+
+    def forkServerPid(self) -> int | None:
+        """The latest fork server's pid, from the master's log (L{None} with C{--spawn exec})."""
+        pids = [e["forkServerPid"] for e in self.server.events if "forkServerPid" in e]
+        return pids[-1] if pids else None
+
 
 class LogTarget:
     """A server whose recycles are counted from lines of its output file."""
 
-    def __init__(self, url: str, output: Path, pattern: str) -> None:
-        """Count the lines of C{output} that match C{pattern}."""
+    def __init__(self, url: str, output: Path, pattern: str, pid: int) -> None:
+        """Count the lines of C{output} that match C{pattern}; C{pid} is its main process."""
         self.url = url
         self.output = output
         self.pattern = pattern
+        self.pid = pid
 
     def recycles(self) -> int:
         """Matching lines so far."""
         return len(re.findall(self.pattern, self.output.read_text(errors="replace")))
+
+    def workerPids(self) -> list[int]:
+        """The main process's children (gunicorn's workers)."""
+        import psutil
+
+        return [child.pid for child in psutil.Process(self.pid).children()]
+
+    def forkServerPid(self) -> int | None:
+        """None: its workers are forked by its main process."""
+        return None
 
 
 def freePort() -> int:
@@ -201,7 +241,7 @@ def externalServer(
                     raise RuntimeError(f"{command[0]} not ready:\n{output.read_text()[-2000:]}")
                 time.sleep(0.05)
             time.sleep(0.5)  # the last worker logged its start; let it reach accept()
-            yield LogTarget(f"http://127.0.0.1:{port}/", output, pattern)
+            yield LogTarget(f"http://127.0.0.1:{port}/", output, pattern, process.pid)
         finally:
             try:
                 os.killpg(process.pid, signal.SIGKILL)
@@ -245,6 +285,101 @@ def hasNode() -> bool:
 def hasGunicorn() -> bool:
     """Whether gunicorn is importable."""
     return find_spec("gunicorn") is not None
+
+
+# What a process costs, from /proc.
+
+
+def cpuMilliseconds(pid: int) -> float | None:
+    """
+    CPU time (ms) C{pid}'s main thread has run so far: the first field of
+    C{/proc/PID/schedstat}, in ns (psutil's times tick at 10 ms, too coarse for a fork).
+    """
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e6
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def pssMiB(pid: int) -> float | None:
+    """C{pid}'s proportional set size (MiB), from the C{Pss:} line of C{/proc/PID/smaps_rollup}."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return None
+    match = re.search(r"^Pss:\s+(\d+) kB", text, re.MULTILINE)
+    return int(match.group(1)) / 1024 if match else None
+
+
+def memory(target: Target) -> Result:
+    """
+    The median PSS (MiB) of C{target}'s workers now, and its fork server's
+    (NaN where there is nothing to measure).
+    """
+    sizes = [m for m in map(pssMiB, target.workerPids()) if m is not None]
+    forkServer = target.forkServerPid()
+    forkServerPss = pssMiB(forkServer) if forkServer is not None else None
+    return {
+        "pss": statistics.median(sizes) if sizes else float("nan"),
+        "forkServerPss": float("nan") if forkServerPss is None else forkServerPss,
+    }
+
+
+class ReadyCPU:
+    """
+    The CPU each worker of a recycler took until ready: its schedstat read as soon
+    as the master logs it C{ready} (from a thread woken by every chunk of that log).
+    A worker may have served a few requests by then under load; idle it has not.
+    """
+
+    def __init__(self, server: Server) -> None:
+        """Start watching C{server}'s log; L{stop} ends it."""
+        self.server = server
+        self.cpu: dict[int, float] = {}  # workerId -> ms
+        self._seen = 0
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _check(self, events: list[dict[str, Any]]) -> bool:
+        for event in events[self._seen :]:
+            if event.get("event") == "ready":
+                cpu = cpuMilliseconds(event["pid"])
+                if cpu is not None:
+                    self.cpu[event["workerId"]] = cpu
+        self._seen = len(events)
+        return self._stopping.is_set()
+
+    def _watch(self) -> None:
+        try:
+            self.server.waitFor(self._check, timeout=3600)
+        except AssertionError:
+            pass
+
+    def stop(self) -> None:
+        """Stop watching."""
+        self._stopping.set()
+        self._thread.join(5)
+
+
+class AdminClient:
+    """A blocking client of a recycler's admin port, for C{list --json}."""
+
+    def __init__(self, port: int) -> None:
+        """Connect to 127.0.0.1:C{port}."""
+        self.socket = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self._file = self.socket.makefile("rb")
+
+    def readyWorkers(self) -> int:
+        """How many workers C{list} shows C{ready} (serving) now."""
+        self.socket.sendall(b"list --json\n")
+        workers = json.loads(self._file.readline())["workers"]
+        return sum(1 for worker in workers if worker["state"] == "ready")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._file.close()
+        self.socket.close()
 
 
 # Loads.
@@ -331,6 +466,11 @@ def ratio(value: float, base: float | None) -> str:
 def milliseconds(value: float) -> str:
     """Milliseconds, rounded, or a dash for NaN (nothing measured)."""
     return NONE if value != value else f"{value:.0f}"
+
+
+def mebibytes(value: float) -> str:
+    """MiB to 1 decimal, or a dash for NaN (nothing measured)."""
+    return NONE if value != value else f"{value:.1f}"
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -422,7 +562,8 @@ def seedScenario(sizes: Sizes, plot: Path | None) -> Section:
               "recycler / this", "mean ms", "p99 ms", "recycles"]  # fmt: skip
     return Section(
         "Seed workload",
-        f"4 workers, every request waits 1 s, `ab -r -c 20 -n {sizes.seedRequests}`. "
+        f"4 workers, every request waits 1 s, `ab -r -c 20 -n {sizes.seedRequests}`; recycler "
+        "forks its workers (`--spawn fork`, the default). "
         '"on / off" is the req/s with recycling on over the same server\'s with recycling '
         "off; \"recycler / this\" is recycler's req/s over this server's, same recycling; "
         '"recycles" counts workers that exited during the load (Node.js: its `death:` lines).',
@@ -441,31 +582,37 @@ def shares(target: RecyclerTarget) -> str:
 
 
 def helloScenario(sizes: Sizes) -> Section:
-    """Scenario 2: hello app under wrk and ab, recycling about once a second and off."""
+    """
+    Scenario 2: hello app under wrk and ab, recycling about once a second and off;
+    recycler forking and exec'ing its workers, and gunicorn.
+    """
     loads: list[tuple[str, Callable[[str], Result]]] = [
         (f"wrk -t2 -c 50 -d {sizes.wrkSeconds}s", lambda url: wrk(url, 50, sizes.wrkSeconds)),
         (f"ab -c 50 -n {sizes.helloRequests}", lambda url: ab(url, 50, sizes.helloRequests)),
     ]
+    fork = "recycler, fork"
     rows = []
     for loadName, load in loads:
         results: dict[tuple[str, str], Result] = {}
         split = {}
-        for recycling, ttl in (("off", "off"), ("TTL 2-6 s", "2:6")):
-            with recycler("--ttl", ttl, "--app", HELLO) as target:
-                results["recycler", recycling] = measure(target, load)
-            if ttl == "off":
-                split["recycler", recycling] = shares(target)
-            report(f"{loadName}, recycler, {recycling}", results["recycler", recycling])
+        for spawn in SPAWNS:
+            server = f"recycler, {spawn}"
+            for recycling, ttl in (("off", "off"), ("TTL 2-6 s", "2:6")):
+                with recycler("--spawn", spawn, "--ttl", ttl, "--app", HELLO) as target:
+                    results[server, recycling] = measure(target, load) | memory(target)
+                if ttl == "off":
+                    split[server, recycling] = shares(target)
+                report(f"{loadName}, {server}, {recycling}", results[server, recycling])
         if hasGunicorn():
             with gunicorn() as target:
-                results["gunicorn", "off"] = off = measure(target, load)
+                results["gunicorn", "off"] = off = measure(target, load) | memory(target)
             report(f"{loadName}, gunicorn, off", off)
             # A worker serves rps/4 requests a second: to live 2-6 s, as recycler's workers
             # with --ttl 2:6 do, it serves rps/2 requests plus 0..rps more.
             maxRequests, jitter = round(off["rps"] / 2), round(off["rps"])
             recycling = f"max-requests {maxRequests} + 0-{jitter}"
             with gunicorn(maxRequests, jitter) as target:
-                results["gunicorn", recycling] = measure(target, load)
+                results["gunicorn", recycling] = measure(target, load) | memory(target)
             report(f"{loadName}, gunicorn, {recycling}", results["gunicorn", recycling])
         offOf = {
             server: r["rps"] for (server, recycling), r in results.items() if recycling == "off"
@@ -483,29 +630,38 @@ def helloScenario(sizes: Sizes) -> Section:
                     f"{r['complete']:.0f}",
                     f"{r['rps']:.0f}",
                     ratio(r["rps"], offOf[server]),
-                    NONE if server == "recycler" else ratio(mine["recycler"], r["rps"]),
+                    NONE if server == fork else ratio(mine[fork], r["rps"]),
                     f"{r['errors']:.0f}",
                     f"{r['non2xx']:.0f}",
                     f"{r['recycles']:.0f}",
                     f"{r['recycles'] / r['seconds']:.2f}",
                     milliseconds(r["startup"]),
+                    mebibytes(r["pss"]),
+                    mebibytes(r["forkServerPss"]),
                     split.get((server, recycling), ""),
                 ]
             )
-    header = ["load", "server", "recycling", "requests", "req/s", "on / off", "recycler / this",
-              "errors", "non-2xx", "recycles", "recycles/s", "spawn → ready median ms",
+    header = ["load", "server", "recycling", "requests", "req/s", "on / off",
+              "recycler, fork / this", "errors", "non-2xx", "recycles", "recycles/s",
+              "spawn → ready median ms", "PSS per worker MiB", "fork server PSS MiB",
               "split % (per worker)"]  # fmt: skip
     return Section(
-        "Hello app: recycler and gunicorn",
+        "Hello app: recycler (fork, exec) and gunicorn",
         "4 workers, a zero-delay app answering `hello` (`recycler.demo:hello`; for gunicorn "
-        '`bench/hello_wsgi.py`, gthread worker, 1 thread). "errors" are wrk\'s socket errors '
+        '`bench/hello_wsgi.py`, gthread worker, 1 thread). "recycler, fork" forks its '
+        "workers from the fork server (`--spawn fork`, the default, without `--preload`), "
+        '"recycler, exec" starts each one as a fresh `python -m recycler.worker` '
+        '(`--spawn exec`). "errors" are wrk\'s socket errors '
         "(connect, read, write, timeout) or ab's failed requests. gunicorn's `--max-requests` "
         "is calibrated from its own recycling-off req/s in the same invocation: a worker "
         "serving a quarter of that rate then lives 2-6 s, like recycler's with `--ttl 2:6` "
         "(about one recycle a second among 4); its recycles are its `Autorestarting worker` "
         'lines. "spawn → ready" is the median start-up of the recycler workers that became '
-        'ready during the load. "split" is each worker\'s share of the requests with recycling '
-        "off, from its final counters.",
+        'ready during the load. "PSS per worker" is the median proportional set size '
+        "(`Pss:` of `/proc/PID/smaps_rollup`) of the workers alive at the end of the load, "
+        '"fork server PSS" the fork server\'s own (its pages are shared with the workers it '
+        'forked, so PSS splits them between it and them). "split" is each worker\'s share '
+        "of the requests with recycling off, from its final counters.",
         markdownTable(header, rows),
     )
 
@@ -513,14 +669,21 @@ def helloScenario(sizes: Sizes) -> Section:
 # Scenario 3: respawn latency.
 
 
-def respawnRun(respawns: int, load: list[str] | None) -> Result:
+def respawnRun(respawns: int, spawn: str, load: list[str] | None) -> Result:
     """
-    2 workers with C{--ttl 0.2:0.4}, until C{respawns} replacements became ready,
-    optionally under an ab C{load}; spawn-to-ready and drain times of the replacements.
+    2 workers with C{--ttl 0.2:0.4} and C{--spawn spawn}, until C{respawns}
+    replacements became ready, optionally under a C{load} (a command given the
+    URL, killed once done): spawn-to-ready, CPU until ready and drain times of
+    the replacements, and the fork server's CPU per worker forked.
     """
-    app = HELLO if load is None else "recycler.demo:resource"
-    with recycler("--workers", "2", "--ttl", "0.2:0.4", "--app", app, workers=2) as target:
+    args = ("--spawn", spawn, "--workers", "2", "--ttl", "0.2:0.4", "--app", HELLO)
+    with recycler(*args, workers=2) as target:
         server = target.server
+        readyCPU = ReadyCPU(server)
+        forkServer = target.forkServerPid()
+        forkServerCPU = cpuMilliseconds(forkServer) if forkServer is not None else None
+        masterCPU = cpuMilliseconds(server.process.pid)
+        bornBefore = len(server.eventsOf("born"))
         client = None
         if load is not None:
             client = subprocess.Popen(
@@ -532,8 +695,14 @@ def respawnRun(respawns: int, load: list[str] | None) -> Result:
             if client is not None:
                 client.kill()
                 client.wait(10)
+            readyCPU.stop()
+        spawned = len(server.eventsOf("born")) - bornBefore
+        masterCPU = (cpuMilliseconds(server.process.pid) - masterCPU) / spawned
+        if forkServerCPU is not None:
+            forkServerCPU = (cpuMilliseconds(forkServer) - forkServerCPU) / spawned
         ready = server.eventsOf("ready")[1 : 2 + respawns]
         startups = [1000 * e["startup"] for e in ready[1:]]
+        cpu = [readyCPU.cpu[e["workerId"]] for e in ready[1:] if e["workerId"] in readyCPU.cpu]
         drainingAt = {e["workerId"]: e["log_time"] for e in server.eventsOf("draining")}
         drains = [
             1000 * (e["log_time"] - drainingAt[e["workerId"]])
@@ -545,50 +714,185 @@ def respawnRun(respawns: int, load: list[str] | None) -> Result:
         "median": statistics.median(startups),
         "p95": percentile(startups, 0.95),
         "max": max(startups),
+        "cpu": statistics.median(cpu) if cpu else float("nan"),
+        "cpuP95": percentile(cpu, 0.95) if cpu else float("nan"),
+        "cpuMeasured": len(cpu),
+        "forkServerCPU": float("nan") if forkServerCPU is None else forkServerCPU,
+        "masterCPU": masterCPU,
         "drain": statistics.median(drains) if drains else float("nan"),
         "rate": len(startups) / (ready[-1]["log_time"] - ready[0]["log_time"]),
     }
 
 
 def respawnScenario(sizes: Sizes) -> Section:
-    """Scenario 3: how long a replacement takes from spawn to ready, idle and under load."""
+    """
+    Scenario 3: how long a replacement takes from spawn to ready, and how much CPU,
+    idle and under a saturating load, forked and exec'd.
+    """
+    seconds = 30 + 3 * sizes.respawns  # wrk's bound; it is killed once enough respawned
     runs = [
-        ("idle (hello app)", None),
-        (
-            "light load: `ab -c 10`, 1 s per request (about 10 req/s)",
-            ["ab", "-r", "-s", "30", "-t", "300", "-n", "100000", "-c", "10"],
-        ),
+        ("idle", None),
+        ("under `wrk -t2 -c 50`", ["wrk", "-t2", "-c50", f"-d{seconds}s"]),
     ]
     rows = []
+    results: dict[tuple[str, str], Result] = {}
     for name, load in runs:
-        result = respawnRun(sizes.respawns, load)
-        report(f"respawn, {name}", result)
+        for spawn in SPAWNS:
+            results[name, spawn] = result = respawnRun(sizes.respawns, spawn, load)
+            report(f"respawn, {name}, {spawn}", result)
+            rows.append(
+                [
+                    name,
+                    spawn,
+                    f"{result['respawns']:.0f}",
+                    f"{result['median']:.1f}",
+                    f"{result['p95']:.1f}",
+                    f"{result['max']:.0f}",
+                    f"{result['cpu']:.1f}",
+                    f"{result['cpuP95']:.1f}",
+                    f"{result['forkServerCPU']:.1f}" if spawn == "fork" else NONE,
+                    f"{result['masterCPU']:.1f}",
+                    f"{result['drain']:.0f}",
+                    f"{result['rate']:.2f}",
+                ]
+            )
         rows.append(
             [
                 name,
-                f"{result['respawns']:.0f}",
-                f"{result['median']:.0f}",
-                f"{result['p95']:.0f}",
-                f"{result['max']:.0f}",
-                f"{result['drain']:.0f}",
-                f"{result['rate']:.2f}",
+                "exec / fork",
+                NONE,
+                ratio(results[name, "exec"]["median"], results[name, "fork"]["median"]),
+                ratio(results[name, "exec"]["p95"], results[name, "fork"]["p95"]),
+                NONE,
+                ratio(results[name, "exec"]["cpu"], results[name, "fork"]["cpu"]),
+                NONE,
+                NONE,
+                ratio(results[name, "exec"]["masterCPU"], results[name, "fork"]["masterCPU"]),
+                NONE,
+                ratio(results[name, "exec"]["rate"], results[name, "fork"]["rate"]),
             ]
         )
-    header = ["condition", "respawns", "spawn → ready median ms", "p95 ms", "max ms",
-              "drain median ms", "recycles/s"]  # fmt: skip
+    header = ["condition", "spawn", "respawns", "spawn → ready median ms", "p95 ms", "max ms",
+              "CPU until ready median ms", "CPU p95 ms", "fork server CPU per fork ms",
+              "master CPU per spawn ms", "drain median ms", "recycles/s"]  # fmt: skip
     return Section(
-        "Respawn latency",
-        f"2 workers, `--ttl 0.2:0.4`, until {sizes.respawns} replacement workers became ready "
-        'after the first 2. "spawn → ready" is the `startup` field of each replacement\'s '
-        "`ready` event (from `spawnProcess` to the worker's `ready` line: Python start, "
-        'imports, adopting the socket); "drain" is `draining` → `exited` of the recycled '
-        'workers; "recycles/s" is the rate achieved (recycles are serialized by '
-        "`--max-draining 1`).",
+        "Respawn latency and cost: fork and exec",
+        f"2 workers, `recycler.demo:hello`, `--ttl 0.2:0.4`, until {sizes.respawns} "
+        "replacement workers became ready after the first 2; idle, and under "
+        "`wrk -t2 -c 50` (keep-alive, saturating the 2 CPUs; stopped once enough "
+        'respawned). "spawn → ready" is the `startup` field of each replacement\'s '
+        "`ready` event (from the master's request, a fork or a `spawnProcess`, to the "
+        'worker\'s `ready` line). "CPU until ready" is the first field of the '
+        "worker's `/proc/PID/schedstat` (its CPU time, in ns) read as soon as the master "
+        "logged it ready: exec, the whole interpreter start and imports; fork, the "
+        "child's own work from the fork on (under load it may include a few requests "
+        'served before the read). "fork server CPU per fork" is the fork server\'s own '
+        "schedstat over the run divided by the workers it forked (the short-lived "
+        'intermediate of the double fork is not counted); "master CPU per spawn" the '
+        "master's (its main thread's) over the run divided by the workers it spawned: "
+        "everything it did meanwhile, exec's `spawnProcess` or fork's pipes and hand-over, "
+        'its log and the workers\' status messages included. "drain" is `draining` → `exited` '
+        'of the recycled workers; "recycles/s" the rate achieved (one recycle at a time, '
+        "`--max-draining 1`, a slot freed once the replacement is ready).",
         markdownTable(header, rows),
     )
 
 
-# Scenario 4: scale.
+# Scenario 4: TTL 0-1 s, does the pool recycle as often as the TTLs ask?
+
+
+def ttl01Run(seconds: int, spawn: str) -> Result:
+    """
+    4 workers, C{--ttl 0:1}, under C{wrk -c 50} for C{seconds}: wrk's result, the
+    recycles, the TTL overruns, and the ready workers sampled every 50 ms.
+    """
+    with recycler("--spawn", spawn, "--ttl", "0:1", "--app", HELLO) as target:
+        server = target.server
+        admin = AdminClient(server.adminPort)
+        samples: list[int] = []
+        done = threading.Event()
+
+        def sample() -> None:
+            """Count the ready workers every 50 ms until C{done}."""
+            tick = time.monotonic()
+            while not done.is_set():
+                samples.append(admin.readyWorkers())
+                tick += 0.05
+                done.wait(max(0.0, tick - time.monotonic()))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        before = {kind: len(server.eventsOf(kind)) for kind in ("exited", "ready", "draining")}
+        startedAt = time.time()
+        sampler.start()
+        try:
+            result = wrk(target.url, 50, seconds)
+        finally:
+            done.set()
+            sampler.join(5)
+            admin.close()
+        result["recycles"] = len(server.eventsOf("exited")) - before["exited"]
+        startups = [1000 * e["startup"] for e in server.eventsOf("ready")[before["ready"] :]]
+        result["startup"] = statistics.median(startups) if startups else float("nan")
+        # How late each recycled worker was retired: from its TTL's end (ready + TTL) to
+        # its draining (its replacement ready), for the workers drained during the load.
+        ttlOf = {e["workerId"]: e["ttlSeconds"] for e in server.eventsOf("born")}
+        readyAt = {e["workerId"]: e["log_time"] for e in server.eventsOf("ready")}
+        overruns = [
+            1000 * (e["log_time"] - readyAt[e["workerId"]] - ttlOf[e["workerId"]])
+            for e in server.eventsOf("draining")[before["draining"] :]
+            if e["log_time"] >= startedAt and e["workerId"] in readyAt
+        ]
+        result["overrun"] = statistics.median(overruns) if overruns else float("nan")
+        result["samples"] = len(samples)
+        result["minReady"] = min(samples) if samples else float("nan")
+        result["below"] = sum(1 for n in samples if n < 4)
+    return result
+
+
+def ttl01Scenario(sizes: Sizes) -> Section:
+    """Scenario 4: TTL 0-1 s under wrk, fork and exec: recycles done against asked."""
+    seconds = sizes.ttl01Seconds
+    asked = 4 * seconds / 0.5  # 4 slots, each asking for a new worker every 0.5 s on average
+    rows = []
+    for spawn in SPAWNS:
+        r = ttl01Run(seconds, spawn)
+        report(f"ttl01, {spawn}", r)
+        rows.append(
+            [
+                spawn,
+                f"{r['rps']:.0f}",
+                f"{r['errors']:.0f}",
+                f"{r['non2xx']:.0f}",
+                f"{r['recycles']:.0f}",
+                f"{asked:.0f}",
+                f"{100 * r['recycles'] / asked:.0f}",
+                milliseconds(r["startup"]),
+                milliseconds(r["overrun"]),
+                f"{r['samples']:.0f}",
+                f"{r['minReady']:.0f}",
+                f"{r['below']:.0f}",
+            ]
+        )
+    header = ["spawn", "req/s", "socket errors", "non-2xx", "recycles", "asked", "done / asked %",
+              "spawn → ready median ms", "TTL overrun median ms", "samples", "ready min",
+              "samples < 4 ready"]  # fmt: skip
+    return Section(
+        "TTL 0-1 s: recycles done against asked",
+        f"4 workers, `recycler.demo:hello`, `--ttl 0:1`, under `wrk -t2 -c 50 -d {seconds}s`. "
+        '"recycles" are the workers that exited during the load; "asked" is what the TTLs '
+        f"ask for: 4 workers * {seconds} s / 0.5 s (the mean TTL), each worker replaced the "
+        "moment its TTL ends. A recycle cannot be quicker than a start-up, since a TTL counts "
+        "from ready and the old worker serves until its replacement is ready: a slot's "
+        'cycle is TTL + spawn → ready. "TTL overrun" is, for the workers drained during the '
+        "load, how long after its TTL ended each was drained (its replacement's start-up plus "
+        'any wait for a free recycle slot). "samples" are `list --json` replies on the admin '
+        'port, one every 50 ms during the load; "ready min" is the fewest workers in state '
+        "`ready` (serving, a retiring worker included) any of them showed.",
+        markdownTable(header, rows),
+    )
+
+
+# Scenario 5: scale.
 
 
 def window(target: RecyclerTarget, run: Callable[[], Result]) -> Result:
@@ -633,17 +937,24 @@ def startupOf(server: Server, workerIds: set[int]) -> float:
 
 
 def scaleScenario(sizes: Sizes) -> Section:
-    """Scenario 4: 32 workers recycling every 1-2 s, under ab and idle; the master's CPU."""
+    """
+    Scenario 5: 32 workers recycling every 1-2 s, under ab and idle, fork and exec:
+    recycles done against asked, failures, the master's CPU.
+    """
     runs = [
-        ("off", ["--ttl", "off"]),
-        ("TTL 1-2 s", ["--ttl", "1:2"]),
-        ("TTL 1-2 s, `--max-draining 32`", ["--ttl", "1:2", "--max-draining", "32"]),
+        ("fork", "off", ["--ttl", "off"]),
+        ("fork", "TTL 1-2 s", ["--ttl", "1:2"]),
+        ("fork", "TTL 1-2 s, `--max-draining 32`", ["--ttl", "1:2", "--max-draining", "32"]),
+        ("exec", "off", ["--ttl", "off"]),
+        ("exec", "TTL 1-2 s", ["--ttl", "1:2"]),
+        ("exec", "TTL 1-2 s, `--max-draining 32`", ["--ttl", "1:2", "--max-draining", "32"]),
     ]
     load = f"ab -c 50 -n {sizes.scaleRequests}"
     idle = f"idle {sizes.scaleIdle} s"
-    results: dict[tuple[str, str], Result] = {}
-    for name, args in runs:
-        with recycler("--workers", "32", "--app", HELLO, *args, workers=32) as target:
+    results: dict[tuple[str, str, str], Result] = {}
+    for spawn, name, args in runs:
+        options = ("--spawn", spawn, "--workers", "32", "--app", HELLO, *args)
+        with recycler(*options, workers=32) as target:
             server = target.server
             if args[1] != "off":  # start measuring once the first TTLs have run out
                 server.waitFor(lambda events: "exited" in {e.get("event") for e in events}, 60)
@@ -653,14 +964,17 @@ def scaleScenario(sizes: Sizes) -> Section:
             }
             for phase, result in phases.items():
                 result["startup"] = startupOf(server, result.pop("born"))
-                results[name, phase] = result
-                report(f"scale, {name}, {phase}", result)
-    off = results["off", load]["rps"]
+                # 32 workers, each asking to be replaced every 1.5 s on average.
+                result["asked"] = 0 if args[1] == "off" else 32 * result["seconds"] / 1.5
+                results[spawn, name, phase] = result
+                report(f"scale, {spawn}, {name}, {phase}", result)
     rows = []
-    for (name, phase), r in results.items():
+    for (spawn, name, phase), r in results.items():
         loaded = phase == load
+        off = results[spawn, "off", load]["rps"]
         rows.append(
             [
+                spawn,
                 name,
                 phase,
                 f"{r['complete']:.0f}" if loaded else NONE,
@@ -668,18 +982,24 @@ def scaleScenario(sizes: Sizes) -> Section:
                 f"{r['rps']:.0f}" if loaded else NONE,
                 ratio(r["rps"], off) if loaded else NONE,
                 f"{r['recycles']:.0f}",
+                f"{r['asked']:.0f}" if r["asked"] else NONE,
+                f"{100 * r['recycles'] / r['asked']:.0f}" if r["asked"] else NONE,
                 f"{r['recycles'] / r['seconds']:.1f}",
                 milliseconds(r["startup"]),
                 f"{r['cpu']:.1f}",
             ]
         )
-    header = ["recycling", "phase", "complete", "failed", "req/s", "on / off", "recycles",
-              "recycles/s", "spawn → ready median ms", "master CPU %"]  # fmt: skip
+    header = ["spawn", "recycling", "phase", "complete", "failed", "req/s", "on / off",
+              "recycles", "asked", "done / asked %", "recycles/s", "spawn → ready median ms",
+              "master CPU %"]  # fmt: skip
     return Section(
         "Scale: 32 workers",
-        f"32 workers, `recycler.demo:hello`; `--ttl 1:2` asks for about 21 recycles/s. "
-        "Each pool is measured once its first TTL ran out, first under "
+        "32 workers, `recycler.demo:hello`, forked (`--spawn fork`) and exec'd "
+        "(`--spawn exec`). Each pool is measured once its first TTL ran out, first under "
         f"`ab -r -c 50 -n {sizes.scaleRequests}`, then idle for {sizes.scaleIdle} s. "
+        '"recycles" are the workers that exited in the phase; "asked" is 32 * the phase\'s '
+        "seconds / 1.5 s (the mean of `--ttl 1:2`): about 21 a second. "
+        '"on / off" compares with the same spawn mode\'s recycling-off run. '
         '"master CPU" is the master\'s user + system time in the phase (psutil), in % of one '
         'core; "spawn → ready" is the median start-up of the workers spawned in the phase '
         "(some became ready after it).",
@@ -693,6 +1013,7 @@ SCENARIOS: dict[str, Callable[[Sizes, Path | None], Section]] = {
     "seed": seedScenario,
     "hello": lambda sizes, plot: helloScenario(sizes),
     "respawn": lambda sizes, plot: respawnScenario(sizes),
+    "ttl01": lambda sizes, plot: ttl01Scenario(sizes),
     "scale": lambda sizes, plot: scaleScenario(sizes),
 }
 
@@ -739,6 +1060,7 @@ def main() -> None:
             sys.exit(f"{tool} not found (Debian: apt-get install apache2-utils wrk)")
     write = not args.quick and set(chosen) == set(SCENARIOS)
     sizes = QUICK if args.quick else FULL
+    loadBefore = os.getloadavg()[0]
     started = time.monotonic()
     sections = []
     for name in SCENARIOS:
@@ -748,7 +1070,10 @@ def main() -> None:
         sections.append(SCENARIOS[name](sizes, LIFETIMES if write else None))
     command = "python bench/run.py" + (" --quick" if args.quick else "")
     minutes = (time.monotonic() - started) / 60
-    machine = f"Measured on {describeMachine()}, with `{command}` ({minutes:.1f} minutes)."
+    machine = (
+        f"Measured on {describeMachine()}, with `{command}` ({minutes:.1f} minutes; "
+        f"1-minute load average {loadBefore:.2f} before the run)."
+    )
     text = "\n\n".join([wrap(machine)] + [s.markdown() for s in sections])
     print(text)
     if write:
