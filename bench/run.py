@@ -1,8 +1,8 @@
 """Benchmarks: start each server, load it on 127.0.0.1 with ab and wrk, print one table each.
 
-    python bench/run.py            # full run (about 10 minutes): tables and the lifetimes
+    python bench/run.py            # full run (about 7-8 minutes): tables and the lifetimes
                                    # plot written into docs/
-    python bench/run.py --quick    # every scenario shrunk (under 4 minutes), nothing written
+    python bench/run.py --quick    # every scenario shrunk (under 3 minutes), nothing written
     python bench/run.py --only hello,scale   # some scenarios, nothing written
 
 Needs the test extras and the bench extra (C{pip install -e '.[test,bench]'}: matplotlib,
@@ -290,15 +290,23 @@ def hasGunicorn() -> bool:
 # What a process costs, from /proc.
 
 
-def cpuMilliseconds(pid: int) -> float | None:
+def schedstat(pid: int) -> tuple[float, float] | None:
     """
-    CPU time (ms) C{pid}'s main thread has run so far: the first field of
-    C{/proc/PID/schedstat}, in ns (psutil's times tick at 10 ms, too coarse for a fork).
+    How long (ms) C{pid}'s main thread has run, and waited on a run queue, so far:
+    the first two fields of C{/proc/PID/schedstat}, in ns (psutil's times tick at
+    10 ms, too coarse for a fork).
     """
     try:
-        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e6
-    except (OSError, ValueError, IndexError):
+        ran, waited = Path(f"/proc/{pid}/schedstat").read_text().split()[:2]
+        return int(ran) / 1e6, int(waited) / 1e6
+    except (OSError, ValueError):
         return None
+
+
+def cpuMilliseconds(pid: int) -> float | None:
+    """CPU time (ms) C{pid}'s main thread has run so far (L{schedstat})."""
+    stat = schedstat(pid)
+    return None if stat is None else stat[0]
 
 
 def pssMiB(pid: int) -> float | None:
@@ -327,15 +335,17 @@ def memory(target: Target) -> Result:
 
 class ReadyCPU:
     """
-    The CPU each worker of a recycler took until ready: its schedstat read as soon
-    as the master logs it C{ready} (from a thread woken by every chunk of that log).
-    A worker may have served a few requests by then under load; idle it has not.
+    The CPU each worker of a recycler took until ready, and how long it waited for
+    a CPU meanwhile: its schedstat read as soon as the master logs it C{ready} (from
+    a thread woken by every chunk of that log). A worker may have served a few
+    requests by then under load; idle it has not.
     """
 
     def __init__(self, server: Server) -> None:
         """Start watching C{server}'s log; L{stop} ends it."""
         self.server = server
-        self.cpu: dict[int, float] = {}  # workerId -> ms
+        self.cpu: dict[int, float] = {}  # workerId -> ms run
+        self.wait: dict[int, float] = {}  # workerId -> ms runnable but not running
         self._seen = 0
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
@@ -344,9 +354,9 @@ class ReadyCPU:
     def _check(self, events: list[dict[str, Any]]) -> bool:
         for event in events[self._seen :]:
             if event.get("event") == "ready":
-                cpu = cpuMilliseconds(event["pid"])
-                if cpu is not None:
-                    self.cpu[event["workerId"]] = cpu
+                stat = schedstat(event["pid"])
+                if stat is not None:
+                    self.cpu[event["workerId"]], self.wait[event["workerId"]] = stat
         self._seen = len(events)
         return self._stopping.is_set()
 
@@ -360,6 +370,12 @@ class ReadyCPU:
         """Stop watching."""
         self._stopping.set()
         self._thread.join(5)
+
+    def __enter__(self) -> ReadyCPU:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 class AdminClient:
@@ -703,6 +719,7 @@ def respawnRun(respawns: int, spawn: str, load: list[str] | None) -> Result:
         ready = server.eventsOf("ready")[1 : 2 + respawns]
         startups = [1000 * e["startup"] for e in ready[1:]]
         cpu = [readyCPU.cpu[e["workerId"]] for e in ready[1:] if e["workerId"] in readyCPU.cpu]
+        wait = [readyCPU.wait[e["workerId"]] for e in ready[1:] if e["workerId"] in readyCPU.wait]
         drainingAt = {e["workerId"]: e["log_time"] for e in server.eventsOf("draining")}
         drains = [
             1000 * (e["log_time"] - drainingAt[e["workerId"]])
@@ -717,6 +734,7 @@ def respawnRun(respawns: int, spawn: str, load: list[str] | None) -> Result:
         "cpu": statistics.median(cpu) if cpu else float("nan"),
         "cpuP95": percentile(cpu, 0.95) if cpu else float("nan"),
         "cpuMeasured": len(cpu),
+        "wait": statistics.median(wait) if wait else float("nan"),
         "forkServerCPU": float("nan") if forkServerCPU is None else forkServerCPU,
         "masterCPU": masterCPU,
         "drain": statistics.median(drains) if drains else float("nan"),
@@ -750,6 +768,7 @@ def respawnScenario(sizes: Sizes) -> Section:
                     f"{result['max']:.0f}",
                     f"{result['cpu']:.1f}",
                     f"{result['cpuP95']:.1f}",
+                    f"{result['wait']:.1f}",
                     f"{result['forkServerCPU']:.1f}" if spawn == "fork" else NONE,
                     f"{result['masterCPU']:.1f}",
                     f"{result['drain']:.0f}",
@@ -767,13 +786,15 @@ def respawnScenario(sizes: Sizes) -> Section:
                 ratio(results[name, "exec"]["cpu"], results[name, "fork"]["cpu"]),
                 NONE,
                 NONE,
+                NONE,
                 ratio(results[name, "exec"]["masterCPU"], results[name, "fork"]["masterCPU"]),
                 NONE,
                 ratio(results[name, "exec"]["rate"], results[name, "fork"]["rate"]),
             ]
         )
     header = ["condition", "spawn", "respawns", "spawn → ready median ms", "p95 ms", "max ms",
-              "CPU until ready median ms", "CPU p95 ms", "fork server CPU per fork ms",
+              "CPU until ready median ms", "CPU p95 ms", "run-queue wait median ms",
+              "fork server CPU per fork ms",
               "master CPU per spawn ms", "drain median ms", "recycles/s"]  # fmt: skip
     return Section(
         "Respawn latency and cost: fork and exec",
@@ -786,7 +807,9 @@ def respawnScenario(sizes: Sizes) -> Section:
         "worker's `/proc/PID/schedstat` (its CPU time, in ns) read as soon as the master "
         "logged it ready: exec, the whole interpreter start and imports; fork, the "
         "child's own work from the fork on (under load it may include a few requests "
-        'served before the read). "fork server CPU per fork" is the fork server\'s own '
+        'served before the read). "run-queue wait" is its second field: how long the '
+        'worker was runnable but waiting for a CPU before it was ready. "fork server CPU '
+        "per fork\" is the fork server's own "
         "schedstat over the run divided by the workers it forked (the short-lived "
         'intermediate of the double fork is not counted); "master CPU per spawn" the '
         "master's (its main thread's) over the run divided by the workers it spawned: "
@@ -823,6 +846,7 @@ def ttl01Run(seconds: int, spawn: str) -> Result:
         sampler = threading.Thread(target=sample, daemon=True)
         before = {kind: len(server.eventsOf(kind)) for kind in ("exited", "ready", "draining")}
         startedAt = time.time()
+        readyCPU = ReadyCPU(server)
         sampler.start()
         try:
             result = wrk(target.url, 50, seconds)
@@ -830,9 +854,13 @@ def ttl01Run(seconds: int, spawn: str) -> Result:
             done.set()
             sampler.join(5)
             admin.close()
+            readyCPU.stop()
         result["recycles"] = len(server.eventsOf("exited")) - before["exited"]
-        startups = [1000 * e["startup"] for e in server.eventsOf("ready")[before["ready"] :]]
+        readied = server.eventsOf("ready")[before["ready"] :]
+        startups = [1000 * e["startup"] for e in readied]
         result["startup"] = statistics.median(startups) if startups else float("nan")
+        waits = [readyCPU.wait[e["workerId"]] for e in readied if e["workerId"] in readyCPU.wait]
+        result["wait"] = statistics.median(waits) if waits else float("nan")
         # How late each recycled worker was retired: from its TTL's end (ready + TTL) to
         # its draining (its replacement ready), for the workers drained during the load.
         ttlOf = {e["workerId"]: e["ttlSeconds"] for e in server.eventsOf("born")}
@@ -867,6 +895,7 @@ def ttl01Scenario(sizes: Sizes) -> Section:
                 f"{asked:.0f}",
                 f"{100 * r['recycles'] / asked:.0f}",
                 milliseconds(r["startup"]),
+                milliseconds(r["wait"]),
                 milliseconds(r["overrun"]),
                 f"{r['samples']:.0f}",
                 f"{r['minReady']:.0f}",
@@ -874,7 +903,8 @@ def ttl01Scenario(sizes: Sizes) -> Section:
             ]
         )
     header = ["spawn", "req/s", "socket errors", "non-2xx", "recycles", "asked", "done / asked %",
-              "spawn → ready median ms", "TTL overrun median ms", "samples", "ready min",
+              "spawn → ready median ms", "run-queue wait median ms", "TTL overrun median ms",
+              "samples", "ready min",
               "samples < 4 ready"]  # fmt: skip
     return Section(
         "TTL 0-1 s: recycles done against asked",
@@ -883,7 +913,9 @@ def ttl01Scenario(sizes: Sizes) -> Section:
         f"ask for: 4 workers * {seconds} s / 0.5 s (the mean TTL), each worker replaced the "
         "moment its TTL ends. A recycle cannot be quicker than a start-up, since a TTL counts "
         "from ready and the old worker serves until its replacement is ready: a slot's "
-        'cycle is TTL + spawn → ready. "TTL overrun" is, for the workers drained during the '
+        'cycle is TTL + spawn → ready. "run-queue wait" is how long the workers that became '
+        "ready during the load waited for a CPU until then (second field of "
+        '`/proc/PID/schedstat`). "TTL overrun" is, for the workers drained during the '
         "load, how long after its TTL ended each was drained (its replacement's start-up plus "
         'any wait for a free recycle slot). "samples" are `list --json` replies on the admin '
         'port, one every 50 ms during the load; "ready min" is the fewest workers in state '
@@ -956,18 +988,22 @@ def scaleScenario(sizes: Sizes) -> Section:
         options = ("--spawn", spawn, "--workers", "32", "--app", HELLO, *args)
         with recycler(*options, workers=32) as target:
             server = target.server
-            if args[1] != "off":  # start measuring once the first TTLs have run out
-                server.waitFor(lambda events: "exited" in {e.get("event") for e in events}, 60)
-            phases = {
-                load: window(target, lambda: ab(target.url, 50, sizes.scaleRequests)),
-                idle: window(target, lambda: pause(sizes.scaleIdle)),
-            }
-            for phase, result in phases.items():
-                result["startup"] = startupOf(server, result.pop("born"))
-                # 32 workers, each asking to be replaced every 1.5 s on average.
-                result["asked"] = 0 if args[1] == "off" else 32 * result["seconds"] / 1.5
-                results[spawn, name, phase] = result
-                report(f"scale, {spawn}, {name}, {phase}", result)
+            with ReadyCPU(server) as readyCPU:
+                if args[1] != "off":  # start measuring once the first TTLs have run out
+                    server.waitFor(lambda events: "exited" in {e.get("event") for e in events}, 60)
+                phases = {
+                    load: window(target, lambda: ab(target.url, 50, sizes.scaleRequests)),
+                    idle: window(target, lambda: pause(sizes.scaleIdle)),
+                }
+                for phase, result in phases.items():
+                    born = result.pop("born")
+                    result["startup"] = startupOf(server, born)
+                    waits = [readyCPU.wait[w] for w in born if w in readyCPU.wait]
+                    result["wait"] = statistics.median(waits) if waits else float("nan")
+                    # 32 workers, each asking to be replaced every 1.5 s on average.
+                    result["asked"] = 0 if args[1] == "off" else 32 * result["seconds"] / 1.5
+                    results[spawn, name, phase] = result
+                    report(f"scale, {spawn}, {name}, {phase}", result)
     rows = []
     for (spawn, name, phase), r in results.items():
         loaded = phase == load
@@ -986,12 +1022,13 @@ def scaleScenario(sizes: Sizes) -> Section:
                 f"{100 * r['recycles'] / r['asked']:.0f}" if r["asked"] else NONE,
                 f"{r['recycles'] / r['seconds']:.1f}",
                 milliseconds(r["startup"]),
+                milliseconds(r["wait"]),
                 f"{r['cpu']:.1f}",
             ]
         )
     header = ["spawn", "recycling", "phase", "complete", "failed", "req/s", "on / off",
               "recycles", "asked", "done / asked %", "recycles/s", "spawn → ready median ms",
-              "master CPU %"]  # fmt: skip
+              "run-queue wait median ms", "master CPU %"]  # fmt: skip
     return Section(
         "Scale: 32 workers",
         "32 workers, `recycler.demo:hello`, forked (`--spawn fork`) and exec'd "
@@ -1002,7 +1039,9 @@ def scaleScenario(sizes: Sizes) -> Section:
         '"on / off" compares with the same spawn mode\'s recycling-off run. '
         '"master CPU" is the master\'s user + system time in the phase (psutil), in % of one '
         'core; "spawn → ready" is the median start-up of the workers spawned in the phase '
-        "(some became ready after it).",
+        '(some became ready after it), "run-queue wait" how long they waited for a CPU '
+        "until ready (the second field of their `/proc/PID/schedstat`, read once the master "
+        "logged them ready).",
         markdownTable(header, rows),
     )
 
@@ -1060,7 +1099,6 @@ def main() -> None:
             sys.exit(f"{tool} not found (Debian: apt-get install apache2-utils wrk)")
     write = not args.quick and set(chosen) == set(SCENARIOS)
     sizes = QUICK if args.quick else FULL
-    loadBefore = os.getloadavg()[0]
     started = time.monotonic()
     sections = []
     for name in SCENARIOS:
@@ -1070,10 +1108,7 @@ def main() -> None:
         sections.append(SCENARIOS[name](sizes, LIFETIMES if write else None))
     command = "python bench/run.py" + (" --quick" if args.quick else "")
     minutes = (time.monotonic() - started) / 60
-    machine = (
-        f"Measured on {describeMachine()}, with `{command}` ({minutes:.1f} minutes; "
-        f"1-minute load average {loadBefore:.2f} before the run)."
-    )
+    machine = f"Measured on {describeMachine()}, with `{command}` ({minutes:.1f} minutes)."
     text = "\n\n".join([wrap(machine)] + [s.markdown() for s in sections])
     print(text)
     if write:
