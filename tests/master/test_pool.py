@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from typing import Any
 
@@ -297,6 +298,32 @@ class OverlapTests(PoolTestCase):
         self.assertIs(pool.workers[1].state, WorkerState.DRAINING)
         self.assertFalse(first.ended)
         self.assertIs(pool.workers[2].state, WorkerState.RETIRING)
+
+    def test_slowReplacementsWithShortTTLsDoNotGrowThePool(self) -> None:
+        """
+        Replacements slower than the TTLs (a loaded machine: 2.2 s start-ups,
+        TTLs of 1-2 s) with 8 recycles at once: each replacement that becomes
+        ready lets the oldest retiring worker drain, so exactly C{target}
+        workers serve at every step. (Draining only once C{target} workers
+        were READY let replacements that retired at once hold the others: the
+        pool grew to 15 serving workers, and to 63 of 32 in the benchmark.)
+        """
+        draw = random.Random(1).random
+        pool = self.makePool(target=8, overlap=True, ttl=TTLRange(1, 2), maxDraining=8, random=draw)
+        self.startReady(pool)
+        since: dict[tuple[str, int | None], float] = {}
+        for _ in range(200):
+            self.reactor.advance(0.1)
+            now = self.reactor.seconds()
+            for process in self.reactor.alive():
+                state = process.protocol.state
+                started = since.setdefault((state.value, process.pid), now)
+                if state is WorkerState.STARTING and now - started >= 2.2:
+                    process.send(wire.Event.READY)
+                elif state is WorkerState.DRAINING and now - started >= 0.3:
+                    process.exit(0)
+            self.assertEqual(sum(w.state.serving for w in pool.workers.values()), 8)
+        self.assertGreaterEqual(pool.stats().exited, 30)
 
     def test_withoutOverlapTheSlotIsHeldUntilTheReplacementIsReady(self) -> None:
         """Without overlap a drained worker holds its slot while the pool is short of it."""

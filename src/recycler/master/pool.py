@@ -266,13 +266,14 @@ class WorkerPool(Service):
         self._drainReplaced()
 
     def _drainReplaced(self) -> None:
-        """Drain retiring workers whose replacements are ready (oldest first)."""
+        """
+        Drain retiring workers (oldest first) while more than C{target} serve: a
+        retiring worker serves too, so one that retires at once holds no other.
+        """
         for worker in self._byAge():
-            if worker.state is not WorkerState.RETIRING:
-                continue
-            if self._readyCount() < self._target:
-                return
-            worker.drain(worker.stopReason or StopReason.RECYCLE)
+            serving = sum(w.state.serving for w in self.workers.values())
+            if worker.state is WorkerState.RETIRING and serving > self._target:
+                worker.drain(worker.stopReason or StopReason.RECYCLE)
 
     def _reconcile(self) -> None:
         """
