@@ -325,6 +325,25 @@ class OverlapTests(PoolTestCase):
             self.assertEqual(sum(w.state.serving for w in pool.workers.values()), 8)
         self.assertGreaterEqual(pool.stats().exited, 30)
 
+    def test_replacementStartsAStartupEarly(self) -> None:
+        """
+        With overlap the replacement is spawned a start-up time (a moving
+        average of the earlier workers') before the TTL is up, so the old
+        worker drains when its time is up rather than a start-up later.
+        """
+        pool = self.makePool(target=1, overlap=True, ttl=TTLRange(2, 2))
+        pool.startService()
+        self.reactor.advance(0.5)
+        self.makeReady()  # the first start-up: 0.5 s; the estimate becomes 0.1 s
+        self.reactor.advance(2)
+        self.assertEqual(len(self.reactor.processes), 2, "no estimate yet: at the TTL")
+        self.makeReady()
+        self.reactor.advance(1.89)
+        self.assertEqual(len(self.reactor.processes), 2)
+        self.reactor.advance(0.02)
+        self.assertEqual(len(self.reactor.processes), 3, "0.1 s before the TTL")
+        self.assertIs(pool.workers[2].state, WorkerState.RETIRING)
+
     def test_withoutOverlapTheSlotIsHeldUntilTheReplacementIsReady(self) -> None:
         """Without overlap a drained worker holds its slot while the pool is short of it."""
         pool = self.makePool(target=2, ttl=TTLRange(2, 2), maxDraining=1)

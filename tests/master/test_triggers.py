@@ -13,6 +13,7 @@ from recycler.master.triggers import (
     Heartbeat,
     MemoryLimit,
     RequestLimit,
+    StartupEstimate,
     TimeToLive,
     Trigger,
     TriggerConfig,
@@ -136,6 +137,23 @@ class TimeToLiveTests(TriggerTestCase):
         self.clock.advance(100)
         self.assertEqual(self.fired, [StopReason.TTL])
 
+    def test_leadStartsTheReplacementEarly(self) -> None:
+        """With a lead (a start-up time) it fires that much early: the worker serves C{seconds}."""
+        lead = [0.04]
+        ttl = self.armed(TimeToLive(self.clock, 0.5, lambda: lead[0]))
+        ttl.ready(PID)
+        self.clock.advance(0.459)
+        self.assertEqual(self.fired, [])
+        self.clock.advance(0.001)
+        self.assertEqual(self.fired, [StopReason.TTL])
+
+    def test_leadLongerThanTheTTL(self) -> None:
+        """A lead longer than the lifetime fires at once, never in the past."""
+        ttl = self.armed(TimeToLive(self.clock, 0.01, lambda: 1.0))
+        ttl.ready(PID)
+        self.clock.advance(0)
+        self.assertEqual(self.fired, [StopReason.TTL])
+
     def test_messagesDoNotResetIt(self) -> None:
         """Unlike the heartbeat, a lifetime is not extended by the worker's messages."""
         ttl = self.armed(TimeToLive(self.clock, 3))
@@ -161,6 +179,28 @@ class TimeToLiveTests(TriggerTestCase):
         ttl.disarm()
         ttl.ready(PID)
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class StartupEstimateTests(SynchronousTestCase):
+    """L{StartupEstimate}: a moving average of spawn-to-ready times."""
+
+    def test_movesTowardRecentStartups(self) -> None:
+        """Each observation moves it a fifth of the way; unknown times are ignored."""
+        estimate = StartupEstimate()
+        self.assertEqual(estimate(), 0.0)
+        estimate.observe(0.1)
+        self.assertAlmostEqual(estimate(), 0.02)
+        estimate.observe(None)
+        self.assertAlmostEqual(estimate(), 0.02)
+        for _ in range(50):
+            estimate.observe(0.01)
+        self.assertAlmostEqual(estimate(), 0.01, places=5)
+
+    def test_disabled(self) -> None:
+        """Without overlap there is no lead: the replacement starts at the TTL."""
+        estimate = StartupEstimate(enabled=False)
+        estimate.observe(1.0)
+        self.assertEqual(estimate(), 0.0)
 
 
 class RequestLimitTests(TriggerTestCase):

@@ -29,7 +29,7 @@ from recycler.master.memory import residentBytes
 from recycler.master.policy import Random, TTLRange
 from recycler.master.spawn import WorkerCommand
 from recycler.master.stats import PoolStats, PoolTotals
-from recycler.master.triggers import triggersFor
+from recycler.master.triggers import StartupEstimate, triggersFor
 
 ALWAYS_OVERLAPPED = (StopReason.RECYCLE, StopReason.RELOAD)
 """Recycle reasons whose replacement is always started before the old worker drains."""
@@ -68,6 +68,7 @@ class WorkerPool(Service):
         self._random = random
         self._memoryOf = memoryOf
         self._prepareReload = prepareReload
+        self._startup = StartupEstimate(enabled=config.overlap)
         self.events = eventChannel()
         self.log = Logger(observer=self.events)
         self._backoff = CrashBackoff(self._clock, random, self._schedule, self.log)
@@ -184,6 +185,7 @@ class WorkerPool(Service):
     # What workers tell (WorkerHandle's PoolCallbacks)
 
     def workerReady(self, worker: WorkerHandle) -> None:
+        self._startup.observe(worker.startup)
         self._backoff.recovered(worker.workerId)
         self._schedule()
 
@@ -297,15 +299,11 @@ class WorkerPool(Service):
 
     def _spawn(self) -> bool:
         self._lastId += 1
-        worker = WorkerHandle(
-            self._lastId,
-            self._clock,
-            self,
-            triggersFor(self._triggers, self._clock, self._random, self._memoryOf),
-            self._config.grace,
-            self.events,
-            self._command.spawnMode,
+        triggers = triggersFor(
+            self._triggers, self._clock, self._random, self._memoryOf, self._startup
         )
+        grace, mode = self._config.grace, self._command.spawnMode
+        worker = WorkerHandle(self._lastId, self._clock, self, triggers, grace, self.events, mode)
         try:
             self._command.spawn(self._reactor, worker)
         except OSError as e:

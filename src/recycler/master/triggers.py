@@ -70,9 +70,10 @@ class _Timer(Trigger):
         self._clock = clock
         self._call: IDelayedCall | None = None
 
-    def start(self) -> None:
+    def start(self, early: float = 0.0) -> None:
+        """Count down from now, firing C{early} seconds before C{seconds} are up."""
         if self._fire is not None:
-            self._call = self._clock.callLater(self.seconds, self._expired)
+            self._call = self._clock.callLater(max(0.0, self.seconds - early), self._expired)
 
     def left(self, now: float) -> float | None:
         """Seconds until it fires, or L{None} if it is not counting down."""
@@ -118,12 +119,42 @@ class Heartbeat(_Timer):
 
 
 class TimeToLive(_Timer):
-    """Recycle a worker C{seconds} after it became ready."""
+    """
+    Recycle a worker so that it serves C{seconds}: its replacement is started
+    C{lead()} seconds early (how long a worker takes to become ready), so the
+    worker drains about when its time is up rather than a start-up later.
+    """
 
     reason = StopReason.TTL
 
+    def __init__(
+        self, clock: IReactorTime, seconds: float, lead: Callable[[], float] = lambda: 0.0
+    ) -> None:
+        super().__init__(clock, seconds)
+        self._lead = lead
+
     def ready(self, pid: int | None) -> None:
-        self.start()
+        self.start(early=self._lead())
+
+
+class StartupEstimate:
+    """
+    How long workers take from spawn to ready (a moving average of the last
+    few): how early a replacement starts, with overlap; without, 0.
+    """
+
+    def __init__(self, enabled: bool = True, weight: float = 0.2) -> None:
+        self.seconds = 0.0
+        self._enabled = enabled
+        self._weight = weight
+
+    def observe(self, seconds: float | None) -> None:
+        """One worker became ready after C{seconds}."""
+        if seconds is not None:
+            self.seconds += self._weight * (seconds - self.seconds)
+
+    def __call__(self) -> float:
+        return self.seconds if self._enabled else 0.0
 
 
 class RequestLimit(Trigger):
@@ -212,15 +243,19 @@ def triggersFor(
     clock: IReactorTime,
     random: Random,
     memoryOf: Callable[[int | None], int | None],
+    ttlLead: Callable[[], float] = lambda: 0.0,
 ) -> list[Trigger]:
-    """The triggers of one new worker, with its own TTL and request limit drawn."""
+    """
+    The triggers of one new worker, with its own TTL and request limit drawn;
+    its replacement starts C{ttlLead()} seconds before its TTL is up.
+    """
     triggers: list[Trigger] = []
     if config.bootTimeout is not None:
         triggers.append(BootDeadline(clock, config.bootTimeout))
     if config.heartbeatTimeout is not None:
         triggers.append(Heartbeat(clock, config.heartbeatTimeout))
     if config.ttl is not None:
-        triggers.append(TimeToLive(clock, config.ttl.draw(random)))
+        triggers.append(TimeToLive(clock, config.ttl.draw(random), ttlLead))
     if config.maxRequests is not None:
         jitter = int(random() * (config.maxRequestsJitter + 1))
         triggers.append(RequestLimit(config.maxRequests + jitter))
