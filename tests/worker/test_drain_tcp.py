@@ -85,11 +85,46 @@ class DrainableFactoryTests(SynchronousTestCase):
 
     def test_drainHookIsCalled(self) -> None:
         """Protocols with a drain() method are asked to close politely."""
-        factory = DrainableFactory(Factory.forProtocol(Polite), Clock())
+        clock = Clock()
+        factory = DrainableFactory(Factory.forProtocol(Polite), clock)
         wrapper, transport = connect(factory)
+        clock.advance(1)
         factory.drain(idleGrace=1, deadline=30)
         self.assertTrue(wrapper.wrappedProtocol.drained)
         self.assertTrue(transport.disconnecting)
+
+    def test_aNewConnectionIsAskedOnceIdleGraceOld(self) -> None:
+        """
+        A connection accepted a moment ago may have its first message on the
+        wire: its protocol is asked to drain only once it is C{idleGrace} old.
+        """
+        clock = Clock()
+        factory = DrainableFactory(Factory.forProtocol(Polite), clock)
+        clock.advance(10)
+        old, _ = connect(factory)
+        clock.advance(1.5)
+        young, youngTransport = connect(factory)
+        factory.drain(idleGrace=1, deadline=30)
+        self.assertTrue(old.wrappedProtocol.drained)
+        self.assertFalse(young.wrappedProtocol.drained)
+        young.dataReceived(b"its first message")
+        clock.advance(0.99)
+        self.assertFalse(young.wrappedProtocol.drained)
+        clock.advance(0.01)
+        self.assertTrue(young.wrappedProtocol.drained)
+        self.assertTrue(youngTransport.disconnecting)
+
+    def test_aConnectionClosedBeforeItsTurnIsNotAsked(self) -> None:
+        """A young connection that closes on its own is not asked to drain later."""
+        clock = Clock()
+        factory = DrainableFactory(Factory.forProtocol(Polite), clock)
+        young, _ = connect(factory)
+        protocol = young.wrappedProtocol
+        drained = factory.drain(idleGrace=1, deadline=30)
+        lose(young)
+        self.successResultOf(drained)
+        clock.advance(1)
+        self.assertFalse(protocol.drained)
 
     def test_deadlineAborts(self) -> None:
         """Connections still open at the deadline are aborted."""
@@ -109,6 +144,7 @@ class DrainableFactoryTests(SynchronousTestCase):
         clock = Clock()
         factory = DrainableFactory(Factory.forProtocol(Broken), clock)
         wrapper, transport = connect(factory)
+        clock.advance(1)
         drained = factory.drain(idleGrace=1, deadline=5)
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
         clock.advance(5)

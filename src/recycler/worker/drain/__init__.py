@@ -33,8 +33,8 @@ class IDrainable(IProtocolFactory):
         @param idleGrace: Seconds an idle connection may stay open once the
             drain started (or its last response was sent), for a server that
             can tell when a connection is idle (HTTP). A plain protocol factory
-            cannot, and ignores it: only the protocol knows, through its
-            C{drain()} hook.
+            cannot (only the protocol knows, through its C{drain()} hook): it
+            asks a connection to drain once it is C{idleGrace} old.
         @param deadline: Seconds after which whatever is left is aborted.
         @return: Fires when no connection is left.
         """

@@ -5,7 +5,9 @@ A plain TCP protocol has no requests the worker could see, so draining means:
 stop accepting (done by the caller), call C{drain()} on each connection's
 protocol that has such a method so it can close politely (say, after its
 current exchange), wait until every connection has closed, and abort whatever
-is still open at the deadline.
+is still open at the deadline. A connection younger than C{idleGrace} is asked
+only once it is that old: one accepted a moment ago may have its first message
+on the wire, and a protocol that closes when idle would drop it.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ class DrainableFactory(WrappingFactory):
         self.reactor = reactor
         self.served = 0
         self._drain: Drain | None = None
+        self._openedAt: dict[ProtocolWrapper, float] = {}
+
+    def registerProtocol(self, p: ProtocolWrapper) -> None:
+        super().registerProtocol(p)
+        self._openedAt[p] = self.reactor.seconds()
 
     @property
     def inFlight(self) -> int:
@@ -43,23 +50,32 @@ class DrainableFactory(WrappingFactory):
 
     def unregisterProtocol(self, p: ProtocolWrapper) -> None:
         super().unregisterProtocol(p)
+        self._openedAt.pop(p, None)
         self.served += 1
         if self._drain is not None:
             self._drain.check()
 
     def drain(self, idleGrace: float, deadline: float) -> Deferred[None]:
         """
-        Ask each connection's protocol to C{drain()} if it can, wait for all of
-        them to close, abort the rest after C{deadline} seconds. C{idleGrace}
-        does not apply (see L{IDrainable.drain}).
+        Ask each connection's protocol to C{drain()} if it can (once the
+        connection is C{idleGrace} seconds old), wait for all of them to close,
+        abort the rest after C{deadline} seconds.
         """
         if self._drain is None:
             self._drain = Drain(self.reactor, deadline, self.protocols)
+            now = self.reactor.seconds()
             for wrapper in list(self.protocols):
-                hook = getattr(wrapper.wrappedProtocol, "drain", None)
-                if callable(hook):
-                    try:
-                        hook()
-                    except Exception:
-                        self.log.failure("{protocol!r}.drain() failed", protocol=hook.__self__)
+                age = now - self._openedAt.get(wrapper, now - idleGrace)
+                if age >= idleGrace:
+                    self._askToDrain(wrapper)
+                else:
+                    self.reactor.callLater(idleGrace - age, self._askToDrain, wrapper)
         return self._drain.wait()
+
+    def _askToDrain(self, wrapper: ProtocolWrapper) -> None:
+        hook = getattr(wrapper.wrappedProtocol, "drain", None)
+        if wrapper in self.protocols and callable(hook):
+            try:
+                hook()
+            except Exception:
+                self.log.failure("{protocol!r}.drain() failed", protocol=hook.__self__)
