@@ -272,10 +272,11 @@ class WorkerPool(Service):
         Drain retiring workers (oldest first) while more than C{target} serve: a
         retiring worker serves too, so one that retires at once holds no other.
         """
+        serving = sum(w.state.serving for w in self.workers.values())
         for worker in self._byAge():
-            serving = sum(w.state.serving for w in self.workers.values())
             if worker.state is WorkerState.RETIRING and serving > self._target:
                 worker.drain(worker.stopReason or StopReason.RECYCLE)
+                serving -= 1
 
     def _reconcile(self) -> None:
         """
