@@ -34,6 +34,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from recycler.master.forked import ForkedProcess, exitReason
+from tests.processes import waitForZombie
 
 DEADLINE = 10.0
 """Seconds a test waits for a child before it fails."""
@@ -217,14 +218,6 @@ class ChildTestCase(SynchronousTestCase):
         protocol = protocol or Recorder()
         return ForkedProcess(self.reactor, protocol, pid, pipes), protocol
 
-    def waitForZombie(self, pid: int) -> None:
-        """Wait until C{pid} has exited, without reaping it."""
-        deadline = time.monotonic() + DEADLINE
-        while not os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
-            if time.monotonic() > deadline:
-                self.fail(f"child {pid} did not exit")
-            time.sleep(0.002)
-
     def pump(self, until: Callable[[], bool], reap: Any = None) -> None:
         """
         Run the pipes' I/O (and reap C{reap} as SIGCHLD would, if given) until
@@ -311,7 +304,7 @@ class ExitStatusTests(ChildTestCase):
         transport, protocol = self.transport(pid, {})
         self.assertIs(process.reapProcessHandlers[pid], transport)
         letGo()
-        self.waitForZombie(pid)
+        waitForZombie(pid, DEADLINE)
         kills: list[tuple[int, int]] = []
         self.patch(os, "kill", lambda *args: kills.append(args))
         transport.signalProcess(0)  # a zombie can still be signalled: its pid is ours
@@ -428,7 +421,7 @@ class PipeTests(ChildTestCase):
         self.addCleanup(self._bury, pid)
         transport, protocol = self.transport(pid, pipes)
         if transport.pid is not None:  # else it was reaped as it was registered
-            self.waitForZombie(pid)
+            waitForZombie(pid, DEADLINE)
             transport.reapProcess()
         self.assertEqual(protocol.kinds(), ["connectionMade", "processExited"])
         later = time.monotonic() + 0.1
@@ -477,7 +470,7 @@ class ConstructionTests(ChildTestCase):
             return 4
 
         pid, pipes = self.child(body, spec={1: "r"})
-        self.waitForZombie(pid)
+        waitForZombie(pid, DEADLINE)
         transport, protocol = self.transport(pid, pipes)
         self.assertEqual(
             protocol.events,
@@ -492,7 +485,7 @@ class ConstructionTests(ChildTestCase):
     def test_alreadyExitedWithoutPipes(self) -> None:
         """With no pipe at all, processEnded comes during construction too."""
         pid, _ = self.child(lambda: 0, spec={})
-        self.waitForZombie(pid)
+        waitForZombie(pid, DEADLINE)
         _, protocol = self.transport(pid, {})
         self.assertEqual(protocol.kinds(), ["connectionMade", "processExited", "processEnded"])
 
@@ -530,7 +523,7 @@ class ConstructionTests(ChildTestCase):
                 raise RuntimeError("oops")
 
         pid, _ = self.child(lambda: 0, spec={})
-        self.waitForZombie(pid)
+        waitForZombie(pid, DEADLINE)
         _, protocol = self.transport(pid, {}, Raising())
         self.assertEqual(protocol.kinds()[-1], "processEnded")
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)

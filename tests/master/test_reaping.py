@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import psutil
 from twisted.internet import process
@@ -25,6 +24,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from recycler.master import reaping
 from recycler.master.reaping import OrphanReaper, becomeSubreaper, describeStatus
+from tests.processes import waitForZombie
 
 DEADLINE = 10.0
 
@@ -64,15 +64,8 @@ class ChildTestCase(SynchronousTestCase):
     def zombie(self, code: int = 0) -> int:
         """A child that has exited and is not reaped yet."""
         pid = self.child(code)
-        self.waitForZombie(pid)
+        waitForZombie(pid, DEADLINE)
         return pid
-
-    def waitForZombie(self, pid: int) -> None:
-        deadline = time.monotonic() + DEADLINE
-        while not os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
-            if time.monotonic() > deadline:
-                self.fail(f"child {pid} did not exit")
-            time.sleep(0.002)
 
     def isUnreaped(self, pid: int) -> bool:
         try:
@@ -127,7 +120,7 @@ class OrphanReaperTests(ChildTestCase):
         self.addCleanup(process.reapProcessHandlers.pop, known, None)
         os.close(release[1])
         unknown = self.zombie()
-        self.waitForZombie(known)
+        waitForZombie(known, DEADLINE)
         reaper = self.reaperOf(known, unknown)
         for _ in range(3):
             reaper.reapOrphans()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import array
 import ctypes
 import fcntl
-import http.client
 import json
 import os
 import select
@@ -29,6 +28,7 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from recycler import wire
 from recycler.worker.forkserver import EXIT_PRELOAD_FAILED, _ints, parseArgs
+from tests.processes import httpGet
 
 TRAMPOLINE = """
 import os, signal, sys
@@ -214,14 +214,6 @@ class ForkServerTestCase(SynchronousTestCase):
         self.assertEqual(prctl(PR_SET_CHILD_SUBREAPER, 1), 0)
         self.addCleanup(prctl, PR_SET_CHILD_SUBREAPER, was.value)
 
-    def get(self, port: int) -> bytes:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        try:
-            connection.request("GET", "/")
-            return connection.getresponse().read()
-        finally:
-            connection.close()
-
     def appModule(self, name: str, source: str) -> dict[str, str]:
         """Write module C{name}; the environment that finds it."""
         directory = Path(tempfile.mkdtemp())
@@ -247,7 +239,7 @@ class ForkingTests(ForkServerTestCase):
         parent = int(Path(f"/proc/{worker.pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
         self.assertEqual(parent, os.getpid())
         self.assertNotEqual(parent, server.process.pid)
-        self.assertEqual(self.get(server.port), b"hello\n")
+        self.assertEqual(httpGet(server.port), b"hello\n")
         os.write(worker.commands, wire.encode(wire.Command.DRAIN))
         self.assertEqual(worker.wait(), 0)
         self.assertIn("serving recycler.demo:hello", worker.outputLine())
@@ -358,7 +350,7 @@ class ForkingTests(ForkServerTestCase):
         worker.event()
         server.requests.close()
         self.assertEqual(server.wait(), (0, ""))
-        self.assertEqual(self.get(server.port), b"hello\n")
+        self.assertEqual(httpGet(server.port), b"hello\n")
 
 
 class PreloadTests(ForkServerTestCase):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import http.client
 import json
 import os
 import select
@@ -18,6 +17,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from recycler import wire
 from recycler.worker.main import EXIT_APP_ERROR, EXIT_USAGE, WorkerOptions
+from tests.processes import httpGet
 
 TRAMPOLINE = """
 import os, sys
@@ -185,14 +185,6 @@ def highFD(fd: int) -> int:
 class WorkerProcessTests(SynchronousTestCase):
     """The worker program, end to end, without a master: what the master relies on."""
 
-    def get(self, port: int) -> bytes:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        try:
-            connection.request("GET", "/")
-            return connection.getresponse().read()
-        finally:
-            connection.close()
-
     def test_servesThenDrains(self) -> None:
         """
         The worker reports ready with its pid, serves, sends its counters as a
@@ -200,7 +192,7 @@ class WorkerProcessTests(SynchronousTestCase):
         """
         worker = WorkerProcess(self, "--app", "recycler.demo:hello", "--status-interval", "0.1")
         self.assertEqual(worker.nextEvent(), {"kind": "ready", "pid": worker.process.pid})
-        self.assertEqual(self.get(worker.port), b"hello\n")
+        self.assertEqual(httpGet(worker.port), b"hello\n")
         worker.waitFor("status", served=1, inFlight=0)
         worker.command(wire.Command.DRAIN)
         status, output = worker.wait()
