@@ -94,6 +94,7 @@ class Sizes:
 
     seedRequests: int
     helloRequests: int
+    helloPairs: int
     wrkSeconds: int
     respawns: int
     ttl01Seconds: int
@@ -103,7 +104,8 @@ class Sizes:
 
 FULL = Sizes(
     seedRequests=500,
-    helloRequests=50000,
+    helloRequests=150000,
+    helloPairs=3,
     wrkSeconds=10,
     respawns=50,
     ttl01Seconds=15,
@@ -113,6 +115,7 @@ FULL = Sizes(
 QUICK = Sizes(
     seedRequests=60,
     helloRequests=6000,
+    helloPairs=1,
     wrkSeconds=3,
     respawns=10,
     ttl01Seconds=4,
@@ -597,10 +600,14 @@ def shares(target: RecyclerTarget) -> str:
     return " / ".join(f"{100 * n / total:.0f}" for n in served)
 
 
+MEDIAN_KEYS = ("rps", "recycles", "seconds", "startup", "pss", "forkServerPss")
+"""The figures of a hello run given as the median of its runs."""
+
+
 def helloScenario(sizes: Sizes) -> Section:
     """
-    Scenario 2: hello app under wrk and ab, recycling about once a second and off;
-    recycler forking and exec'ing its workers, and gunicorn.
+    Scenario 2: hello app under wrk and ab, recycling about once a second and off,
+    in alternating pairs; recycler forking and exec'ing its workers, and gunicorn.
     """
     loads: list[tuple[str, Callable[[str], Result]]] = [
         (f"wrk -t2 -c 50 -d {sizes.wrkSeconds}s", lambda url: wrk(url, 50, sizes.wrkSeconds)),
@@ -609,47 +616,52 @@ def helloScenario(sizes: Sizes) -> Section:
     fork = "recycler, fork"
     rows = []
     for loadName, load in loads:
-        results: dict[tuple[str, str], Result] = {}
+        runs: dict[tuple[str, str], list[Result]] = {}
         split = {}
         for spawn in SPAWNS:
             server = f"recycler, {spawn}"
-            for recycling, ttl in (("off", "off"), ("TTL 2-6 s", "2:6")):
-                with recycler("--spawn", spawn, "--ttl", ttl, "--app", HELLO) as target:
-                    results[server, recycling] = measure(target, load) | memory(target)
-                if ttl == "off":
-                    split[server, recycling] = shares(target)
-                report(f"{loadName}, {server}, {recycling}", results[server, recycling])
+            # Off and on alternate, so that a drift of the machine hits both alike.
+            for pair in range(sizes.helloPairs):
+                for recycling, ttl in (("off", "off"), ("TTL 2-6 s", "2:6")):
+                    with recycler("--spawn", spawn, "--ttl", ttl, "--app", HELLO) as target:
+                        result = measure(target, load) | memory(target)
+                    runs.setdefault((server, recycling), []).append(result)
+                    if ttl == "off" and pair == 0:
+                        split[server, recycling] = shares(target)
+                    report(f"{loadName}, {server}, {recycling}, pair {pair + 1}", result)
         if hasGunicorn():
             with gunicorn() as target:
-                results["gunicorn", "off"] = off = measure(target, load) | memory(target)
+                off = measure(target, load) | memory(target)
+            runs["gunicorn", "off"] = [off]
             report(f"{loadName}, gunicorn, off", off)
             # A worker serves rps/4 requests a second: to live 2-6 s, as recycler's workers
             # with --ttl 2:6 do, it serves rps/2 requests plus 0..rps more.
             maxRequests, jitter = round(off["rps"] / 2), round(off["rps"])
             recycling = f"max-requests {maxRequests} + 0-{jitter}"
             with gunicorn(maxRequests, jitter) as target:
-                results["gunicorn", recycling] = measure(target, load) | memory(target)
-            report(f"{loadName}, gunicorn, {recycling}", results["gunicorn", recycling])
-        offOf = {
-            server: r["rps"] for (server, recycling), r in results.items() if recycling == "off"
-        }
-        onOf = {
-            server: r["rps"] for (server, recycling), r in results.items() if recycling != "off"
-        }
-        for (server, recycling), r in results.items():
-            mine = offOf if recycling == "off" else onOf
+                runs["gunicorn", recycling] = [measure(target, load) | memory(target)]
+            report(f"{loadName}, gunicorn, {recycling}", runs["gunicorn", recycling][0])
+        offRuns = {server: rs for (server, recycling), rs in runs.items() if recycling == "off"}
+        for (server, recycling), rs in runs.items():
+            r = {key: statistics.median([run[key] for run in rs]) for key in MEDIAN_KEYS}
+            pairs = [run["rps"] / off["rps"] for run, off in zip(rs, offRuns[server], strict=True)]
+            mine = {
+                s: statistics.median([run["rps"] for run in rs2])
+                for (s, rec), rs2 in runs.items()
+                if (rec == "off") == (recycling == "off")
+            }
             rows.append(
                 [
                     loadName,
                     server,
                     recycling,
-                    f"{r['complete']:.0f}",
+                    str(len(rs)),
                     f"{r['rps']:.0f}",
-                    ratio(r["rps"], offOf[server]),
+                    f"{statistics.median(pairs):.2f}",
+                    " ".join(f"{p:.2f}" for p in pairs) if len(pairs) > 1 else NONE,
                     NONE if server == fork else ratio(mine[fork], r["rps"]),
-                    f"{r['errors']:.0f}",
-                    f"{r['non2xx']:.0f}",
-                    f"{r['recycles']:.0f}",
+                    f"{sum(run['errors'] for run in rs):.0f}",
+                    f"{sum(run['non2xx'] for run in rs):.0f}",
                     f"{r['recycles'] / r['seconds']:.2f}",
                     milliseconds(r["startup"]),
                     mebibytes(r["pss"]),
@@ -657,14 +669,18 @@ def helloScenario(sizes: Sizes) -> Section:
                     split.get((server, recycling), ""),
                 ]
             )
-    header = ["load", "server", "recycling", "requests", "req/s", "on / off",
-              "recycler, fork / this", "errors", "non-2xx", "recycles", "recycles/s",
+    header = ["load", "server", "recycling", "runs", "req/s", "on / off", "on / off per pair",
+              "recycler, fork / this", "errors", "non-2xx", "recycles/s",
               "spawn → ready median ms", "PSS per worker MiB", "fork server PSS MiB",
               "split % (per worker)"]  # fmt: skip
     return Section(
         "Hello app: recycler (fork, exec) and gunicorn",
         "4 workers, a zero-delay app answering `hello` (`recycler.demo:hello`; for gunicorn "
-        '`bench/hello_wsgi.py`, gthread worker, 1 thread). "recycler, fork" forks its '
+        f"`bench/hello_wsgi.py`). recycler runs {sizes.helloPairs} pairs per spawn mode and "
+        "load, recycling off then on, one after the other; its req/s and other figures are "
+        'the medians of its runs, "on / off" the median of the pairs\' ratios. For gunicorn '
+        "(one run each) the worker is gthread with 1 thread. "
+        '"recycler, fork" forks its '
         "workers from the fork server (`--spawn fork`, the default, without `--preload`), "
         '"recycler, exec" starts each one as a fresh `python -m recycler.worker` '
         '(`--spawn exec`). "errors" are wrk\'s socket errors '
@@ -976,10 +992,11 @@ def scaleScenario(sizes: Sizes) -> Section:
     runs = [
         ("fork", "off", ["--ttl", "off"]),
         ("fork", "TTL 1-2 s", ["--ttl", "1:2"]),
-        ("fork", "TTL 1-2 s, `--max-draining 32`", ["--ttl", "1:2", "--max-draining", "32"]),
+        ("fork", "off, `--worker-nice 10`", ["--ttl", "off", "--worker-nice", "10"]),
+        ("fork", "TTL 1-2 s, `--worker-nice 10`", ["--ttl", "1:2", "--worker-nice", "10"]),
         ("exec", "off", ["--ttl", "off"]),
         ("exec", "TTL 1-2 s", ["--ttl", "1:2"]),
-        ("exec", "TTL 1-2 s, `--max-draining 32`", ["--ttl", "1:2", "--max-draining", "32"]),
+        ("exec", "TTL 1-2 s, `--worker-nice 10`", ["--ttl", "1:2", "--worker-nice", "10"]),
     ]
     load = f"ab -c 50 -n {sizes.scaleRequests}"
     idle = f"idle {sizes.scaleIdle} s"

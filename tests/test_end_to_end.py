@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -105,3 +106,18 @@ def test_badOptionIsAClearError():
     assert result.returncode != 0
     assert "--workers" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_readyWorkersLowerTheirPriority(startServer):
+    """--worker-nice 7: each worker runs 7 nicer than the master once ready."""
+    server = startServer("--workers", "2", "--ttl", "off", "--worker-nice", "7")
+    server.waitReady(2)
+    master = os.getpriority(os.PRIO_PROCESS, server.process.pid)
+    waitUntil(
+        lambda: (
+            [os.getpriority(os.PRIO_PROCESS, pid) for pid in server.liveWorkerPids()]
+            == [master + 7] * 2
+        ),
+        10,
+        "both workers at nice +7",
+    )

@@ -102,7 +102,7 @@ class ParsingTests(SynchronousTestCase):
             command.argv()[1:],
             [
                 "-m", "recycler.worker", "--app", "m:a", "--grace", "10.0",
-                "--status-interval", "1.0", "--threads", "10", "--listeners", "2",
+                "--status-interval", "1.0", "--threads", "10", "--nice", "0", "--listeners", "2",
             ],
         )  # fmt: skip
         self.assertEqual(command.env["PYTHONUNBUFFERED"], "1")
@@ -133,6 +133,8 @@ BAD_VALUES = [
     (["--max-requests-jitter", "-1"], "0 or more"),
     (["--max-draining", "0"], "at least 1"),
     (["--spawn", "vfork"], "fork or exec"),
+    (["--worker-nice", "20"], "0 to 19"),
+    (["--worker-nice", "-1"], "0 to 19"),
     (["--preload", "--spawn", "exec"], "--preload needs --spawn fork"),
 ]
 

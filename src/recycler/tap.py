@@ -67,6 +67,13 @@ def _nonNegativeInt(text: str) -> int:
     return value
 
 
+def _niceIncrement(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 19:
+        raise ValueError(f"must be 0 to 19, got {value}")
+    return value
+
+
 def _onOff(text: str) -> bool:
     value = text.strip().lower()
     if value not in ("on", "off"):
@@ -86,6 +93,7 @@ _positiveInt.coerceDoc = "Must be at least 1."  # type: ignore[attr-defined]
 _positiveFloat.coerceDoc = "Seconds, greater than 0."  # type: ignore[attr-defined]
 _secondsOrOff.coerceDoc = "Seconds, or off."  # type: ignore[attr-defined]
 _countOrOff.coerceDoc = "A count, or off."  # type: ignore[attr-defined]
+_niceIncrement.coerceDoc = "0 (off) to 19."  # type: ignore[attr-defined]
 _onOff.coerceDoc = "on or off."  # type: ignore[attr-defined]
 
 
@@ -127,6 +135,13 @@ class Options(usage.Options):
             _onOff,
         ],
         ["max-draining", None, 1, "Recycles waiting for their replacement at once.", _positiveInt],
+        [
+            "worker-nice",
+            None,
+            0,
+            "Ready workers lower their CPU priority by N, so starting ones get the CPU first.",
+            _niceIncrement,
+        ],
         ["max-requests", None, None, "Recycle a worker after N requests (off).", _countOrOff],
         [
             "max-requests-jitter",
@@ -231,6 +246,8 @@ def workerCommand(options: Options, listeners: Listeners) -> WorkerCommand:
         str(STATUS_INTERVAL),
         "--threads",
         str(options["threads"]),
+        "--nice",
+        str(options["worker-nice"]),
     ]
     for name in ("tls-cert", "tls-key"):
         if options[name]:

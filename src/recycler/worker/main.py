@@ -54,6 +54,7 @@ class WorkerOptions(usage.Options):
             float,
         ],
         ["threads", None, 10, "Threads serving a WSGI app.", int],
+        ["nice", None, 0, "Lower the CPU priority by this much once ready.", int],
         ["tls-cert", None, None, "PEM file with the TLS certificate (and key)."],
         ["tls-key", None, None, "PEM file with the TLS private key, if not in --tls-cert."],
     ]
@@ -109,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     stdio.StandardIO(MasterLink(worker), stdin=wire.COMMAND_FD, stdout=wire.EVENT_FD)
     reactor.callWhenRunning(worker.start)
+    if options["nice"]:
+        # Once ready: a starting worker (nice 0) then gets the CPU before serving ones.
+        reactor.callWhenRunning(os.nice, options["nice"])
     reactor.callWhenRunning(_drainOnSigterm, reactor, worker)
     reactor.run()
     sys.stdout.flush()
