@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import signal
 import socket
 import ssl
@@ -12,6 +14,7 @@ import pytest
 import pytest_twisted
 from twisted.internet.threads import deferToThread
 
+from tests import wsgi_app
 from tests.certificates import selfSigned
 from tests.harness import load
 
@@ -44,6 +47,55 @@ async def test_webResource(startServer):
     results = await loadWhileRecycling(server)
     assert sum(results.values()) == 150
     assert all(code == 200 and body.startswith(b"Hello from twisted.web") for code, body in results)
+
+
+def test_validatedWSGIApp(startServer):
+    """
+    A C{wsgiref.validate}d app (it takes C{*args}), named in Twisted's dotted
+    form, is served as WSGI: GET, HEAD, POST, a chunked request body and a
+    streamed response all answer, the validator raises nothing, and the
+    environ says the app runs in several processes, even with one worker.
+    """
+    server = startServer("--workers", "1", "--ttl", "off", "--app", "tests.wsgi_app.validated")
+    server.waitReady(1)
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    plain = {"Content-Type": "text/plain"}
+    try:
+        assert ask(connection, "GET", "/") == (200, b"hello\n")
+        assert ask(connection, "HEAD", "/") == (200, b"")
+        assert ask(connection, "POST", "/echo", b"a body", plain) == (200, b"a body")
+        chunks = iter([b"a chunked", b" body"])
+        assert ask(connection, "POST", "/echo", chunks, plain) == (200, b"a chunked body")
+        connection.request("GET", "/stream")
+        streamed = connection.getresponse()
+        assert streamed.getheader("Transfer-Encoding") == "chunked"
+        assert (streamed.status, streamed.read()) == (200, b"".join(wsgi_app.STREAMED))
+        status, body = ask(connection, "POST", "/environ", b"{}", plain)
+    finally:
+        connection.close()
+    assert status == 200
+    environ = json.loads(body)
+    assert environ["wsgi.multiprocess"] is True
+    assert "HTTP_CONTENT_TYPE" not in environ and "HTTP_CONTENT_LENGTH" not in environ
+    server.signal(signal.SIGTERM)
+    assert server.wait() == 0  # every line the worker wrote is in the output by now
+    output = server.output()
+    assert "WSGI app on 10 threads" in output
+    for problem in ("AssertionError", "WSGIWarning", "WSGI application error", "Traceback"):
+        assert problem not in output
+
+
+def ask(
+    connection: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    body: object = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
+    """One request on a keep-alive connection; an iterable body is sent chunked."""
+    connection.request(method, path, body, headers or {})
+    response = connection.getresponse()
+    return response.status, response.read()
 
 
 def echoRoundTrip(port: int, n: int) -> bytes:

@@ -30,14 +30,21 @@ class CodecTests(SynchronousTestCase):
 
 
 class AppNameTests(SynchronousTestCase):
-    """C{--app} is C{package.module:attribute}."""
+    """C{--app} is C{package.module:attribute} or C{package.module.attribute}."""
 
     def test_split(self) -> None:
         """The module and the (dotted) attribute path."""
         self.assertEqual(wire.splitAppName("pkg.mod:app.wsgi"), ("pkg.mod", "app.wsgi"))
+        self.assertEqual(wire.splitAppName("mod:app"), ("mod", "app"))
+
+    def test_splitDotted(self) -> None:
+        """Twisted's dotted form: the module is everything up to the last dot."""
+        self.assertEqual(wire.splitAppName("pkg.mod.app"), ("pkg.mod", "app"))
+        self.assertEqual(wire.splitAppName("mod.app"), ("mod", "app"))
 
     def test_bad(self) -> None:
-        """A missing part is a ValueError that shows the value."""
-        for name in ("nocolon", ":app", "mod:"):
+        """A missing or empty part is a ValueError that shows the expected form and the value."""
+        for name in ("nocolon", ":app", "mod:", "", ".app", "mod.", "pkg..app", "a:b.", "a:b:c"):
             error = self.assertRaises(ValueError, wire.splitAppName, name)
             self.assertIn(repr(name), str(error))
+            self.assertIn("expected 'package.module:name', got", str(error))

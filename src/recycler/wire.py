@@ -101,12 +101,20 @@ def decode(line: bytes) -> dict[str, Any]:
 
 def splitAppName(name: str) -> tuple[str, str]:
     """
-    Split an C{--app} value, C{"package.module:attribute"}, into its module and
-    attribute path. The master checks it before it passes it to the workers.
+    Split an C{--app} value into its module and attribute path. The master
+    checks it before it passes it to the workers.
 
-    @raise ValueError: if either part is missing.
+    Two forms: C{"package.module:attribute.path"}, and Twisted's dotted
+    C{"package.module.attribute"} (as C{twistd web --wsgi} takes it), whose
+    module is everything up to the last dot.
+
+    @raise ValueError: if a part is missing or empty (a single word, C{"mod:"},
+        C{"a..b"}), or there are two colons.
     """
-    module, sep, attribute = name.partition(":")
-    if not sep or not module or not attribute:
+    module, colon, attribute = name.partition(":")
+    if not colon:
+        module, _, attribute = name.rpartition(".")
+    parts = [*module.split("."), *attribute.split(".")]
+    if not all(parts) or ":" in attribute:
         raise ValueError(f"expected 'package.module:name', got {name!r}")
     return module, attribute

@@ -14,7 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from recycler import wire
 from recycler.master import handle
 from recycler.master.events import StopReason, WorkerEvent
-from recycler.master.handle import PIPE_LINGER, WorkerHandle
+from recycler.master.handle import PIPE_LINGER, STACK_DUMP_WAIT, WorkerHandle
 from recycler.master.lifecycle import TRANSITIONS, IllegalTransition, Input, WorkerState
 from recycler.master.pipes import MAX_LINE, Lines
 from recycler.master.triggers import (
@@ -227,12 +227,24 @@ class TransitionTests(HandleTestCase):
         worker, process = self.ready(Heartbeat(self.reactor, 5))
         worker.retire(StopReason.TTL)
         self.reactor.advance(5)
-        self.assertEqual(process.signals, ["KILL"])
+        self.assertEqual(process.signals, ["ABRT"])
+        self.reactor.advance(STACK_DUMP_WAIT)
+        self.assertEqual(process.signals, ["ABRT", "KILL"])
         self.assertEqual(worker.stopReason, StopReason.HUNG)
         self.assertEqual(self.lifecycle(WorkerEvent.KILLED)["why"], StopReason.HUNG)
         self.assertEqual(self.lifecycle(WorkerEvent.EXITED)["reason"], StopReason.HUNG)
         self.assertNotIn("recycle", [call for call, _ in self.pool.calls])
         self.assertLegalLife(worker)
+
+    def test_aHungWorkerThatDiesOfSigabrtIsNotKilledAgain(self) -> None:
+        """SIGABRT first (the worker dumps its stacks and dies of it): no SIGKILL follows."""
+        worker, process = self.ready(Heartbeat(self.reactor, 5))
+        self.reactor.advance(5)
+        process.exit(signal=signal.SIGABRT)
+        self.reactor.advance(STACK_DUMP_WAIT + PIPE_LINGER)
+        self.assertEqual(process.signals, ["ABRT"])
+        self.assertEqual(worker.exitDescription(), f"signal {int(signal.SIGABRT)}")
+        self.assertEqual(self.lifecycle(WorkerEvent.EXITED)["reason"], StopReason.HUNG)
 
     def test_graceDeadlineKillsButKeepsTheReason(self) -> None:
         """A worker still draining at its grace is killed; why it was stopped stays."""
@@ -402,14 +414,17 @@ class ExitTests(HandleTestCase):
     def test_exitStatus(self) -> None:
         """The exit code, and the failure the worker reported, describe its end."""
         worker, process = self.spawn()
-        process.send(wire.Event.FAILED, reason="cannot import 'x'")
+        process.send(wire.Event.FAILED, reason="cannot import 'x'", traceback="Traceback...")
         process.exit(3)
         self.assertEqual(worker.exitCode, 3)
         self.assertIsNone(worker.exitSignal)
         self.assertEqual(worker.exitDescription(), "exit code 3: cannot import 'x'")
+        self.assertEqual(worker.failureTraceback, "Traceback...")
         exited = self.lifecycle(WorkerEvent.EXITED)
         self.assertEqual((exited["exitCode"], exited["served"]), (3, 0))
+        self.assertEqual(exited["failure"], "cannot import 'x'")
         self.assertIsNone(exited["reason"])
+        self.assertNotIn("cannot import", exited["log_format"].format(**exited), "logged once")
 
     def test_exitStatusBySignal(self) -> None:
         """A worker ended by a signal says which."""

@@ -13,8 +13,10 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from recycler import wire
-from recycler.master.config import MAX_WORKERS, PoolConfig, PoolError
+from recycler.master.backoff import GIVE_UP_AFTER
+from recycler.master.config import MAX_STARTING, MAX_WORKERS, PoolConfig, PoolError
 from recycler.master.events import StopReason, WorkerEvent
+from recycler.master.handle import STACK_DUMP_WAIT
 from recycler.master.lifecycle import WorkerState
 from recycler.master.policy import TTLRange
 from recycler.master.pool import WorkerPool
@@ -245,7 +247,7 @@ class OverlapTests(PoolTestCase):
         retiring = pool.workers[1]
         self.assertIs(retiring.state, WorkerState.RETIRING)
         self.assertFalse(retiring.state.counted)
-        self.assertEqual(retiring.phase, "ready")
+        self.assertEqual(retiring.state.phase, "ready")
         self.assertEqual(retiring.stopReason, StopReason.TTL)
         self.assertEqual(
             self.states(pool),
@@ -445,7 +447,7 @@ class TriggerTests(PoolTestCase):
         self.assertEqual(big.commands(), ["drain"])
 
     def test_hungWorkerIsKilledAndReplaced(self) -> None:
-        """A ready worker silent for the heartbeat timeout is SIGKILLed and replaced at once."""
+        """A ready worker silent for the heartbeat timeout is killed and replaced at once."""
         pool = self.makePool(target=1, ttl=None, heartbeatTimeout=5)
         [process] = self.startReady(pool)
         self.reactor.advance(4)
@@ -453,8 +455,10 @@ class TriggerTests(PoolTestCase):
         self.reactor.advance(4.75)
         self.assertEqual(process.signals, [])
         self.reactor.advance(0.25)
-        self.assertEqual(process.signals, ["KILL"])
+        self.assertEqual(process.signals, ["ABRT"], "its stacks first")
         self.assertEqual(len(self.reactor.alive()), 1, "replaced at once, no backoff")
+        self.reactor.advance(STACK_DUMP_WAIT)
+        self.assertEqual(process.signals, ["ABRT", "KILL"])
         self.assertEqual(pool.stats().recycles, {"timeout": 1})
         self.assertEqual(pool.stats().killed, 1)
         self.assertEqual(pool.stats().crashStreak, 0)
@@ -556,13 +560,86 @@ class CrashTests(PoolTestCase):
         """A new streak after a recovery waits the first delay again, not a longer one."""
         pool = self.makePool(target=1)
         pool.startService()
-        for _ in range(3):
-            self.reactor.alive()[0].exit(3)
+        for code in (3, 4, 5):  # three ways, or the pool would give up
+            self.reactor.alive()[0].exit(code)
             self.reactor.advance(100)
         self.makeReady()
         self.reactor.alive()[0].exit(3)
         self.reactor.alive()[0].exit(3)
         self.assertEqual(pool.stats().nextRespawnIn, 0.75)
+
+    def test_anAppThatNeverStartsMakesThePoolGiveUp(self) -> None:
+        """
+        No worker ever ready, and the first attempts all fail the same way: the
+        traceback is logged once, the pool gives up (L{WorkerPool.gaveUp}) and
+        spawns no more, whatever the other workers of the batch do.
+        """
+        pool = self.makePool(target=4)
+        pool.startService()
+        gaveUp: list[str] = []
+        pool.gaveUp.addCallback(gaveUp.append)
+        with capturedLogs() as events:
+            for process in self.reactor.alive():
+                process.send(wire.Event.FAILED, reason="cannot import 'x'", traceback="TB line 7")
+                process.exit(3)
+            self.reactor.advance(100)
+        self.assertEqual(self.reactor.alive(), [])
+        self.assertEqual(gaveUp, ["exit code 3: cannot import 'x'"])
+        self.assertEqual(len(self.reactor.processes), 4, "no retry")
+        levels = Counter(e["log_level"] for e in events)
+        self.assertEqual((levels[LogLevel.error], levels[LogLevel.critical]), (1, 1))
+        [error] = [e for e in events if e["log_level"] is LogLevel.error]
+        self.assertIn("TB line 7", formatEvent(error))
+        self.assertEqual(
+            [formatEvent(e) for e in events].count("TB line 7"), 0, "the traceback in one event"
+        )
+
+    def test_differentFailuresKeepRetrying(self) -> None:
+        """Failures that differ (a flaky start) are retried: the pool gives up only on a pattern."""
+        pool = self.makePool(target=1)
+        pool.startService()
+        for attempt in range(2 * GIVE_UP_AFTER):
+            self.reactor.alive()[0].exit(3 + attempt % 2)
+            self.reactor.advance(100)
+        self.assertFalse(pool.gaveUp.called)
+        self.assertEqual(len(self.reactor.alive()), 1)
+
+    def test_aPoolThatWasReadyNeverGivesUp(self) -> None:
+        """Once a worker was ready, failures (a broken deploy) are retried forever."""
+        pool = self.makePool(target=2, ttl=None)
+        self.startReady(pool)
+        pool.scale(3)
+        for _ in range(2 * GIVE_UP_AFTER):
+            [starting] = [p for p in self.reactor.alive() if p.protocol.state.value == "starting"]
+            starting.exit(3)
+            self.reactor.advance(100)
+        self.assertFalse(pool.gaveUp.called)
+        self.assertEqual(pool.stats().crashStreak, 2 * GIVE_UP_AFTER)
+
+    def test_theStreakEndsWhenThePoolIsFull(self) -> None:
+        """A scale-down that leaves a full, healthy pool ends the streak and its pending retry."""
+        pool = self.makePool(target=2, ttl=None)
+        self.startReady(pool)
+        pool.scale(3)
+        self.reactor.alive()[-1].exit(3)
+        self.assertEqual(pool.stats().crashStreak, 1)
+        pool.scale(2)
+        self.assertEqual(pool.stats().crashStreak, 0)
+        self.assertIsNone(pool.stats().nextRespawnIn)
+        self.reactor.advance(100)
+        self.assertEqual(len(self.reactor.processes), 3, "no retry")
+
+    def test_aLargeSpawnStartsInBatches(self) -> None:
+        """C{spawn 100} starts C{MAX_STARTING} at a time; more as those become ready."""
+        pool = self.makePool(target=1, ttl=None)
+        self.startReady(pool)
+        pool.spawn(100)
+        self.assertEqual(len(self.reactor.alive()), 1 + MAX_STARTING)
+        self.makeReady()
+        self.assertEqual(len(self.reactor.alive()), 1 + 2 * MAX_STARTING)
+        while len(self.reactor.alive()) < 101:
+            self.makeReady()
+        self.assertEqual(len(self.makeReady()), 101)
 
     def test_spawnFailureIsRetried(self) -> None:
         """An OSError from spawnProcess is logged and retried with backoff."""

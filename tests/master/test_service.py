@@ -7,8 +7,9 @@ from twisted.internet.protocol import Factory
 from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
+from recycler.master.backoff import GIVE_UP_AFTER
 from recycler.master.pool import PoolConfig, WorkerPool
-from recycler.master.service import EXIT_CANNOT_LISTEN, RecyclerService
+from recycler.master.service import EXIT_APP_CANNOT_START, EXIT_CANNOT_LISTEN, RecyclerService
 from recycler.master.spawn import WorkerCommand
 from recycler.testing import FakeProcessReactor
 
@@ -108,6 +109,28 @@ class BindFailureTests(SynchronousTestCase):
         [(afterShutdown, args, _)] = reactor.triggers["after"]["shutdown"]
         afterShutdown(*args)
         self.assertEqual(exits, [EXIT_CANNOT_LISTEN])
+
+
+class AppCannotStartTests(SynchronousTestCase):
+    """A pool that gives up (no worker ever ready) stops the master, which exits 3."""
+
+    def test_closesTheSocketsAndExitsNonZero(self) -> None:
+        """Every attempt fails the same way: the reactor stops, the sockets close, exit 3."""
+        listeners = FakeListeners()
+        service, reactor, exits = makeService(listeners)
+        service.startService()
+        reactor.running = True
+        stops: list[bool] = []
+        reactor.stop = lambda: stops.append(True)  # type: ignore[method-assign]
+        for _ in range(GIVE_UP_AFTER):
+            reactor.alive()[0].exit(3)
+            reactor.advance(5)  # the next retry (within the boot timeout)
+        self.assertEqual(stops, [True])
+        self.successResultOf(service.stopService())
+        self.assertEqual(listeners.calls, ["listen", "close"])
+        [(afterShutdown, args, _)] = reactor.triggers["after"]["shutdown"]
+        afterShutdown(*args)
+        self.assertEqual(exits, [EXIT_APP_CANNOT_START])
 
 
 class FakeForkServers:

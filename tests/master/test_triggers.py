@@ -28,6 +28,22 @@ def status(served: object, inFlight: object = 0) -> dict[str, object]:
     return {"kind": str(wire.Event.STATUS), "served": served, "inFlight": inFlight}
 
 
+class ReactorTurnClock(Clock):
+    """
+    A clock that runs, in one L{advance}, only the calls due when it began, as
+    a reactor's turn does: a call scheduled by a running call (even for now)
+    waits for the next turn, after the reactor has read its file descriptors.
+    """
+
+    def advance(self, amount: float) -> None:
+        self.rightNow += amount
+        for call in [c for c in self.calls if c.getTime() <= self.seconds()]:
+            if call in self.calls:
+                self.calls.remove(call)
+                call.called = 1
+                call.func(*call.args, **call.kw)
+
+
 class TriggerTestCase(SynchronousTestCase):
     """A clock, and a record of what the triggers under test fired."""
 
@@ -71,6 +87,19 @@ class BootDeadlineTests(TriggerTestCase):
         self.clock.advance(1000)
         self.assertEqual(self.fired, [])
 
+    def test_aReadyMessageReadAfterAStallCounts(self) -> None:
+        """
+        A master stopped past the deadline reads the worker's C{ready} (waiting
+        in the pipe) in the turn after the deadline ran out: not a boot timeout.
+        """
+        self.clock = ReactorTurnClock()
+        deadline = self.armed(BootDeadline(self.clock, 60))
+        self.clock.advance(100)
+        deadline.ready(PID)
+        self.clock.advance(0)
+        self.assertEqual(self.fired, [])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
     def test_notArmedNotStarted(self) -> None:
         """Nothing counts down before the worker is spawned."""
         BootDeadline(self.clock, 60)
@@ -107,6 +136,26 @@ class HeartbeatTests(TriggerTestCase):
         self.clock.advance(100)
         self.assertEqual(self.fired, [StopReason.HUNG])
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_aStoppedMasterHearsBeforeItJudges(self) -> None:
+        """
+        A master stopped for twice the timeout runs its overdue heartbeat
+        deadline before it reads the pipes: the worker's queued status, read in
+        that turn, saves it; its silence is measured again from then.
+        """
+        self.clock = ReactorTurnClock()
+        heartbeat = self.armed(Heartbeat(self.clock, 5))
+        heartbeat.ready(PID)
+        self.clock.advance(10)
+        heartbeat.heard(status(7))
+        self.clock.advance(0)
+        self.assertEqual(self.fired, [])
+        self.clock.advance(4.9)
+        self.assertEqual(self.fired, [])
+        self.clock.advance(0.1)
+        self.assertEqual(self.fired, [], "judged only after one more turn")
+        self.clock.advance(0)
+        self.assertEqual(self.fired, [StopReason.HUNG])
 
     def test_disarmCancels(self) -> None:
         """Disarming cancels the pending call; a later message does not restart it."""

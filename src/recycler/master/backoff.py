@@ -1,19 +1,26 @@
 # -*- test-case-name: tests.master.test_pool -*-
 """Crash-loop backoff: workers that die before they are ready are retried ever more slowly.
 
-The first failure of a streak is logged as an error with its reason, the rest at
-debug level; one retry is pending at a time; the streak ends when a worker
-becomes ready. The healthy workers are never touched.
+The first failure of a streak is logged as an error with its reason and the
+app's traceback, the rest at debug level; one retry is pending at a time; the
+streak ends when a worker becomes ready, or when the pool has all its workers
+without one more. The healthy workers are never touched. A pool where no worker
+was ever ready gives up once its first attempts all failed the same way: the
+app cannot start, and retrying forever would only hide it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from recycler.master.policy import Random, crashBackoff
+
+GIVE_UP_AFTER = 3
+"""Identical failed starts, with no worker ever ready, after which the pool gives up."""
 
 
 class CrashBackoff:
@@ -21,12 +28,17 @@ class CrashBackoff:
     The pool's crash streak and its pending retry.
 
     @ivar streak: Consecutive workers that failed to start.
+    @ivar everReady: Whether any worker of the pool was ever ready.
+    @ivar gaveUp: Fires with the reason if the pool gives up (no worker ever ready).
     """
 
     def __init__(
         self, clock: IReactorTime, random: Random, retry: Callable[[], None], log: Logger
     ) -> None:
         self.streak = 0
+        self.everReady = False
+        self.gaveUp: Deferred[str] = Deferred()
+        self._sameFailures: list[str] = []
         self._clock = clock
         self._delay = crashBackoff(random)
         self._retries = 0
@@ -36,8 +48,8 @@ class CrashBackoff:
 
     @property
     def waiting(self) -> bool:
-        """Whether a retry is pending: no worker may be spawned until it runs."""
-        return self._call is not None
+        """Whether a retry is pending (or the pool gave up): no worker may be spawned."""
+        return self._call is not None or self.gaveUp.called
 
     def nextRetryIn(self) -> float | None:
         """Seconds until the pending retry, or L{None}."""
@@ -45,15 +57,27 @@ class CrashBackoff:
             return None
         return max(0.0, self._call.getTime() - self._clock.seconds())
 
-    def failed(self, why: str) -> None:
-        """A worker could not start: schedule a retry after a growing delay."""
+    def failed(self, why: str, cause: str, traceback: str | None = None) -> None:
+        """
+        A worker could not start (C{why}, for the log; C{cause}, the same for
+        every worker that fails the same way): retry after a growing delay, or
+        give up if no worker was ever ready and the first attempts all failed alike.
+        """
         self.streak += 1
         if self.streak == 1:
             self.log.error(
-                "{why}; retrying with backoff (logged once until a worker is ready)", why=why
+                "{why}; retrying with backoff (logged once until a worker is ready){traceback}",
+                why=why,
+                traceback=f"\n{traceback.rstrip()}" if traceback else "",
             )
         else:
             self.log.debug("{why}; failure {failures}", why=why, failures=self.streak)
+        if self.gaveUp.called:
+            return
+        if not self.everReady:
+            self._sameFailures = [c for c in self._sameFailures if c == cause] + [cause]
+            if len(self._sameFailures) >= GIVE_UP_AFTER:
+                return self._giveUp(cause)
         if self._call is None:
             delay = self._delay(self._retries)
             self._retries += 1
@@ -61,11 +85,14 @@ class CrashBackoff:
 
     def recovered(self, workerId: int) -> None:
         """A worker became ready: the streak (if any) is over."""
+        self.everReady = True
+        self.over(f"worker {workerId} is ready")
+
+    def over(self, why: str) -> None:
+        """The streak (if any) is over: the pool needs no retry."""
         if self.streak:
             self.log.info(
-                "worker {workerId} is ready: recovered after {failures} failed start(s)",
-                workerId=workerId,
-                failures=self.streak,
+                "{why}: recovered after {failures} failed start(s)", why=why, failures=self.streak
             )
         self.streak = self._retries = 0
         self.cancel()
@@ -75,6 +102,16 @@ class CrashBackoff:
         if self._call is not None and self._call.active():
             self._call.cancel()
         self._call = None
+
+    def _giveUp(self, cause: str) -> None:
+        self.cancel()
+        self.log.critical(
+            "no worker ever became ready: {attempts} attempts failed the same way "
+            "({cause}); giving up",
+            attempts=len(self._sameFailures),
+            cause=cause,
+        )
+        self.gaveUp.callback(cause)
 
     def _retryNow(self) -> None:
         self._call = None

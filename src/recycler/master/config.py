@@ -10,6 +10,9 @@ from recycler.master.triggers import TriggerConfig
 MAX_WORKERS = 1024
 """The most workers a pool may be asked to run."""
 
+MAX_STARTING = 8
+"""Workers starting at once: a large C{spawn} or C{scale} proceeds in batches."""
+
 
 class PoolError(Exception):
     """A request to the pool that cannot be carried out; the message says why."""

@@ -11,6 +11,7 @@ recycled pid.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -23,11 +24,15 @@ from twisted.python.failure import Failure
 from recycler import wire
 from recycler.master.events import StopReason, WorkerEvent
 from recycler.master.lifecycle import Input, WorkerState, nextState
+from recycler.master.output import OutputRelay
 from recycler.master.pipes import Lines
 from recycler.master.triggers import RequestLimit, TimeToLive, Trigger
 
 PIPE_LINGER = 1.0
 """Seconds the master keeps reading a dead worker's pipes before closing them."""
+
+STACK_DUMP_WAIT = 1.0
+"""Seconds a hung worker gets to dump its stack (on SIGABRT) before SIGKILL."""
 
 
 class PoolCallbacks(Protocol):
@@ -53,6 +58,7 @@ class WorkerHandle(ProcessProtocol):
     @ivar served: Requests completed, as last reported by the worker.
     @ivar inFlight: Requests in progress, as last reported by the worker.
     @ivar failure: Why the worker could not start, as it reported (e.g. an import error).
+    @ivar failureTraceback: The traceback of that failure, if it sent one.
     @ivar exitCode: Exit status once ended (L{None} if killed by a signal).
     @ivar exitSignal: Signal number that ended it, if any.
     @ivar ttl: The lifetime drawn for it, or L{None}.
@@ -77,6 +83,7 @@ class WorkerHandle(ProcessProtocol):
         self.served = 0
         self.inFlight = 0
         self.failure: str | None = None
+        self.failureTraceback: str | None = None
         self.exitCode: int | None = None
         self.exitSignal: int | None = None
         self.spawnedAt = clock.seconds()
@@ -92,8 +99,8 @@ class WorkerHandle(ProcessProtocol):
         self._deadline: IDelayedCall | None = None
         self._pipes = {
             wire.EVENT_FD: Lines(self._eventLine),
-            1: Lines(lambda line: self._outputLine("stdout", line)),
-            2: Lines(lambda line: self._outputLine("stderr", line)),
+            1: OutputRelay(clock, self.log, workerId, "stdout"),
+            2: OutputRelay(clock, self.log, workerId, "stderr"),
         }
 
     # ProcessProtocol
@@ -101,16 +108,14 @@ class WorkerHandle(ProcessProtocol):
     def connectionMade(self) -> None:
         self.pid = self.transport.pid
         self.transport.closeStdin()
-        ttl = self.ttl
+        ttl, limits = self.ttl, [t.limit for t in self._triggers if isinstance(t, RequestLimit)]
         self._event(
             WorkerEvent.BORN,
             "worker {workerId} born ({spawn}): pid {pid}, ttl {ttl}",
             spawn=self.spawnMode,
             ttl="off" if ttl is None else f"{ttl:.3f}s",
             ttlSeconds=ttl,
-            maxRequests=next(
-                (t.limit for t in self._triggers if isinstance(t, RequestLimit)), None
-            ),
+            maxRequests=limits[0] if limits else None,
         )
         for trigger in self._triggers:
             trigger.arm(self._triggered)
@@ -141,7 +146,8 @@ class WorkerHandle(ProcessProtocol):
         self._event(
             WorkerEvent.EXITED,
             "worker {workerId} exited: pid {pid}, {status}, served {served}",
-            status=self.exitDescription(),
+            status=self.exitStatus(),
+            failure=self.failure,
             served=self.served,
             exitCode=self.exitCode,
             exitSignal=self.exitSignal,
@@ -177,7 +183,11 @@ class WorkerHandle(ProcessProtocol):
         self._deadline = self._clock.callLater(self.grace, self.kill, StopReason.GRACE_EXPIRED)
 
     def kill(self, reason: StopReason) -> None:
-        """SIGKILL the worker now, unless its process has already exited."""
+        """
+        SIGKILL the worker now, unless its process has already exited. A hung
+        worker first gets SIGABRT, on which it dumps its threads' stacks (the
+        evidence of where it hung), and SIGKILL a moment later.
+        """
         if not self.state.signallable or self.state is WorkerState.KILLED:
             return
         self._enter(Input.KILL, reason)
@@ -188,10 +198,11 @@ class WorkerHandle(ProcessProtocol):
             LogLevel.warn,
             why=reason,
         )
-        try:
-            self.transport.signalProcess("KILL")
-        except ProcessExitedAlready:
-            pass  # processExited is on its way
+        if reason is StopReason.HUNG:
+            self._signal(signal.SIGABRT)  # Twisted's process transport names only five
+            self._deadline = self._clock.callLater(STACK_DUMP_WAIT, self._signal, "KILL")
+        else:
+            self._signal("KILL")
 
     # Describing
 
@@ -210,24 +221,19 @@ class WorkerHandle(ProcessProtocol):
         return None if self.readyAt is None else self.readyAt - self.spawnedAt
 
     @property
-    def phase(self) -> str:
-        """What operators see of its state: starting, ready, draining or exited."""
-        return self.state.phase
-
-    @property
     def killed(self) -> bool:
         """Whether the master had to SIGKILL it."""
         return WorkerState.KILLED in (self.state, self.endedIn)
 
-    def exitDescription(self) -> str:
-        """C{"exit code N"} or C{"signal N"}, and the reported failure if any."""
+    def exitStatus(self) -> str:
+        """C{"exit code N"} or C{"signal N"}."""
         if self.exitSignal is not None:
-            description = f"signal {self.exitSignal}"
-        else:
-            description = f"exit code {self.exitCode}"
-        if self.failure:
-            description += f": {self.failure}"
-        return description
+            return f"signal {self.exitSignal}"
+        return f"exit code {self.exitCode}"
+
+    def exitDescription(self) -> str:
+        """L{exitStatus}, and the reported failure if any."""
+        return f"{self.exitStatus()}: {self.failure}" if self.failure else self.exitStatus()
 
     # Internals
 
@@ -241,7 +247,8 @@ class WorkerHandle(ProcessProtocol):
         if reason is not None and (self.stopReason is None or not reason.planned):
             self.stopReason = reason
         if not self.state.serving:
-            self._disarmTriggers()
+            for trigger in self._triggers:
+                trigger.disarm()
         if not self.state.signallable:
             self.endedIn = self.endedIn or before
             self._cancelDeadline()
@@ -264,18 +271,17 @@ class WorkerHandle(ProcessProtocol):
             return
         kind = message["kind"]
         if kind == wire.Event.STATUS:
-            self._status(message)
+            served, inFlight = message.get("served"), message.get("inFlight")
+            if isinstance(served, int) and isinstance(inFlight, int):
+                self.served, self.inFlight = served, inFlight
         elif kind == wire.Event.READY:
             self._becomeReady()
         elif kind == wire.Event.FAILED:
             self.failure = str(message.get("reason"))
+            details = message.get("traceback")
+            self.failureTraceback = details if isinstance(details, str) else None
         for trigger in self._triggers:
             trigger.heard(message)
-
-    def _status(self, message: dict[str, Any]) -> None:
-        served, inFlight = message.get("served"), message.get("inFlight")
-        if isinstance(served, int) and isinstance(inFlight, int):
-            self.served, self.inFlight = served, inFlight
 
     def _becomeReady(self) -> None:
         if self.state is not WorkerState.STARTING:
@@ -291,23 +297,18 @@ class WorkerHandle(ProcessProtocol):
             trigger.ready(self.pid)
         self._pool.workerReady(self)
 
-    def _outputLine(self, stream: str, line: bytes) -> None:
-        self.log.info(
-            "[worker {workerId}] {line}",
-            workerId=self.workerId,
-            line=line.decode("utf-8", "replace"),
-            stream=stream,
-        )
-
     def _event(
         self, kind: WorkerEvent, format: str, level: LogLevel = LogLevel.info, **fields: Any
     ) -> None:
         """Log a lifecycle event on the pool's event channel (the log and C{watch})."""
         self.log.emit(level, format, event=kind, workerId=self.workerId, pid=self.pid, **fields)
 
-    def _disarmTriggers(self) -> None:
-        for trigger in self._triggers:
-            trigger.disarm()
+    def _signal(self, signalID: str | int) -> None:
+        self._deadline = None
+        try:
+            self.transport.signalProcess(signalID)
+        except ProcessExitedAlready:
+            pass  # processExited is on its way
 
     def _cancelDeadline(self) -> None:
         if self._deadline is not None and self._deadline.active():

@@ -21,7 +21,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from recycler.master.backoff import CrashBackoff
-from recycler.master.config import MAX_WORKERS, PoolConfig, PoolError
+from recycler.master.config import MAX_STARTING, MAX_WORKERS, PoolConfig, PoolError
 from recycler.master.events import CRASH, RECYCLES, StopReason, WorkerEvent, eventChannel
 from recycler.master.handle import WorkerHandle
 from recycler.master.lifecycle import WorkerState
@@ -48,6 +48,7 @@ class WorkerPool(Service):
     @ivar workers: Live workers (not yet exited) by id.
     @ivar events: The pool's event channel: every event of the pool and its
         workers, observed by the global log and by the admin's C{watch}.
+    @ivar gaveUp: Fires with the reason if no worker could ever start (L{CrashBackoff}).
     """
 
     def __init__(
@@ -72,6 +73,7 @@ class WorkerPool(Service):
         self.events = eventChannel()
         self.log = Logger(observer=self.events)
         self._backoff = CrashBackoff(self._clock, random, self._schedule, self.log)
+        self.gaveUp = self._backoff.gaveUp
         self.workers: dict[int, WorkerHandle] = {}
         self._lastId = 0
         self._queue: dict[WorkerHandle, StopReason] = {}
@@ -214,7 +216,8 @@ class WorkerPool(Service):
             return
         why, workerId = reason or worker.exitDescription(), worker.workerId
         if worker.readyAt is None and reason in (None, StopReason.BOOT_TIMEOUT):
-            return self._startFailed(f"worker {workerId} exited before it was ready ({why})")
+            why = f"worker {workerId} exited before it was ready ({why})"
+            return self._startFailed(why, str(reason or worker.exitDescription()), worker)
         respawn = "respawning: worker {workerId} exited ({reason})"
         self.log.info(respawn, workerId=workerId, reason=why, event=WorkerEvent.RESPAWN)
         self._schedule()
@@ -224,8 +227,8 @@ class WorkerPool(Service):
     def _worker(self, workerId: int) -> WorkerHandle:
         worker = self.workers.get(workerId)
         if worker is None:
-            gone = 0 < workerId <= self._lastId
-            raise PoolError(f"worker {workerId} {'has exited' if gone else 'does not exist'}")
+            what = "has exited" if 0 < workerId <= self._lastId else "does not exist"
+            raise PoolError(f"worker {workerId} {what}")
         return worker
 
     def _byAge(self) -> list[WorkerHandle]:
@@ -268,10 +271,7 @@ class WorkerPool(Service):
         self._drainReplaced()
 
     def _drainReplaced(self) -> None:
-        """
-        Drain retiring workers (oldest first) while more than C{target} serve: a
-        retiring worker serves too, so one that retires at once holds no other.
-        """
+        """Drain retiring workers, oldest first, while more than C{target} serve (they do too)."""
         serving = sum(w.state.serving for w in self.workers.values())
         for worker in self._byAge():
             if worker.state is WorkerState.RETIRING and serving > self._target:
@@ -279,10 +279,7 @@ class WorkerPool(Service):
                 serving -= 1
 
     def _reconcile(self) -> None:
-        """
-        Spawn or drain until C{target} workers count. During a crash streak
-        only one worker starts at a time, as a probe.
-        """
+        """Spawn (in batches) or drain until C{target} count; in a crash streak, one probe."""
         if not self.running:
             return
         counted = self._counted()
@@ -290,11 +287,14 @@ class WorkerPool(Service):
         ready = self._counted(WorkerState.READY)
         for worker in (starting + ready)[: max(0, len(counted) - self._target)]:
             worker.drain(StopReason.SCALE)
+        if self._backoff.streak and len(counted) >= self._target and not starting:
+            self._backoff.over(f"the pool has its {self._target} workers")
         if self._backoff.waiting:
             return
         for _ in range(self._target - len(counted)):
-            if self._backoff.streak and self._counted(WorkerState.STARTING):
-                return
+            starting = self._counted(WorkerState.STARTING)
+            if len(starting) >= MAX_STARTING or (self._backoff.streak and starting):
+                return  # more once these are ready (a crash streak: one probe at a time)
             if not self._spawn():
                 return
 
@@ -308,12 +308,12 @@ class WorkerPool(Service):
         try:
             self._command.spawn(self._reactor, worker)
         except OSError as e:
-            self._startFailed(f"cannot spawn worker {worker.workerId}: {e}")
+            self._startFailed(f"cannot spawn worker {worker.workerId}: {e}", str(e))
             return False
         self.workers[worker.workerId] = worker
         self._totals.born += 1
         return True
 
-    def _startFailed(self, why: str) -> None:
+    def _startFailed(self, why: str, cause: str, worker: WorkerHandle | None = None) -> None:
         self._totals.spawnFailures += 1
-        self._backoff.failed(why)
+        self._backoff.failed(why, cause, None if worker is None else worker.failureTraceback)

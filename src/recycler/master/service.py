@@ -27,6 +27,9 @@ EXIT_CANNOT_LISTEN = 1
 EXIT_CANNOT_FORK = 3
 """Exit status of a master whose fork server could not start (say, --preload failed)."""
 
+EXIT_APP_CANNOT_START = 3
+"""Exit status of a master none of whose workers ever started (gunicorn's, for the same)."""
+
 
 class RecyclerService(Service):
     """
@@ -69,6 +72,7 @@ class RecyclerService(Service):
         self._stopRequested = False
         self.forkServers = forkServers
         self._orphans = OrphanReaper(reactor)
+        pool.gaveUp.addCallback(self._appCannotStart)
 
     def privilegedStartService(self) -> None:
         super().privilegedStartService()
@@ -157,6 +161,11 @@ class RecyclerService(Service):
         self.log.critical("cannot start the fork server: {error}", error=failure.getErrorMessage())
         self._reactor.addSystemEventTrigger("after", "shutdown", self._exit, EXIT_CANNOT_FORK)
         self._reactor.callWhenRunning(self.stop)
+
+    def _appCannotStart(self, _: str) -> None:
+        """The pool gave up (and said why): close the sockets, exit non-zero for systemd."""
+        self._reactor.addSystemEventTrigger("after", "shutdown", self._exit, EXIT_APP_CANNOT_START)
+        self.stop()
 
     def _close(self) -> Deferred[object]:
         self._orphans.stop()

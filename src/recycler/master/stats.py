@@ -114,7 +114,7 @@ class PoolTotals:
     ) -> PoolStats:
         """The pool now, with the C{live} workers' counts added."""
         live = list(live)
-        phases = Counter(worker.phase for worker in live)
+        phases = Counter(worker.state.phase for worker in live)
         return PoolStats(
             uptime=uptime,
             target=target,

@@ -92,7 +92,20 @@ class _Timer(Trigger):
         self.fire()
 
 
-class BootDeadline(_Timer):
+class _SilenceDeadline(_Timer):
+    """
+    A deadline on what the master hears from a worker. It fires only if the
+    worker was silent while the master listened: once the time is up it waits
+    one more turn of the reactor, which reads the pipes first. A master that
+    was stopped (SIGSTOP, a paused VM) or blocked runs its overdue timers
+    before it reads what its workers sent meanwhile.
+    """
+
+    def _expired(self) -> None:
+        self._call = self._clock.callLater(0, super()._expired)
+
+
+class BootDeadline(_SilenceDeadline):
     """Kill a worker that is not ready C{seconds} after it was spawned."""
 
     reason = StopReason.BOOT_TIMEOUT
@@ -105,7 +118,7 @@ class BootDeadline(_Timer):
         self.disarm()
 
 
-class Heartbeat(_Timer):
+class Heartbeat(_SilenceDeadline):
     """Kill a ready worker that sent nothing (no status) for C{seconds}: it is hung."""
 
     reason = StopReason.HUNG
@@ -115,7 +128,8 @@ class Heartbeat(_Timer):
 
     def heard(self, message: Mapping[str, Any]) -> None:
         if self._call is not None and self._call.active():
-            self._call.reset(self.seconds)
+            self._call.cancel()
+            self.start()
 
 
 class TimeToLive(_Timer):

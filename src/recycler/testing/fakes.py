@@ -63,7 +63,9 @@ class FakeProcess:
     def signalProcess(self, signalID: str | int) -> None:
         if self.ended:
             raise ProcessExitedAlready()
-        self.signals.append(str(signalID))
+        self.signals.append(
+            signal.Signals(signalID).name[3:] if isinstance(signalID, int) else signalID
+        )
         if signalID == "KILL":
             self.exit(signal=signal.SIGKILL)
 

@@ -1,19 +1,31 @@
 # -*- test-case-name: tests.worker.test_apps -*-
 """Loading the user's app in a worker, and turning it into a drainable server factory.
 
-C{--app package.module:name} names one of:
+C{--app} names one of these, tried in this order:
 
- - a twisted.web C{IResource}: served by a L{DrainableSite};
- - a WSGI callable C{app(environ, start_response)} (Flask, Django, ...): served
-   by C{twisted.web.wsgi.WSGIResource} on a thread pool of C{--threads} threads;
- - an C{IProtocolFactory} (any TCP protocol): served by a L{DrainableFactory};
- - a callable taking no argument (a function, a class) returning one of these.
+ 1. a twisted.web C{IResource}: served by a L{DrainableSite};
+ 2. an C{IProtocolFactory} (any TCP protocol): served by a L{DrainableFactory};
+ 3. a factory, called once with no argument; what it returns must be of kind
+    1, 2 or 4. A factory is a class whose instances provide C{IResource} or
+    C{IProtocolFactory}, or any callable that can be called with no argument
+    and takes no C{*args};
+ 4. a WSGI app (Flask, Django, ...): any other callable that can be called as
+    C{app(environ, start_response)}: a function, a callable object, a wrapper
+    taking C{*args} (C{wsgiref.validate.validator}), or a class (PEP 3333: each
+    request makes an instance, the response iterable). Served by
+    C{twisted.web.wsgi.WSGIResource} on a thread pool of C{--threads} threads,
+    through L{conformingApp}.
+
+Callables are judged by what Python's own call binding accepts
+(C{inspect.signature(app).bind}); one whose signature cannot be inspected is
+refused.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import traceback
 
 import attrs
 from twisted.internet.interfaces import IProtocolFactory, IReactorTime
@@ -26,11 +38,16 @@ from recycler.worker.drain import IDrainable
 from recycler.worker.drain.http import DrainableSite
 from recycler.worker.drain.tcp import DrainableFactory
 from recycler.worker.errors import AppError
+from recycler.worker.wsgi import conformingApp
+
+SERVABLE = "a twisted.web resource, a WSGI app, or a protocol factory"
+"""What an app, or what a factory returns, must be."""
 
 KINDS = (
     "a twisted.web resource, a WSGI app, a protocol factory, "
     "or a callable taking no argument that returns one of them"
 )
+"""What C{--app} must name."""
 
 
 @attrs.frozen
@@ -50,7 +67,8 @@ class AppServer:
 
 def loadApp(name: str) -> object:
     """
-    Import C{"package.module:attribute"} and return the attribute.
+    Import C{"package.module:attribute"} (or C{"package.module.attribute"}) and
+    return the attribute.
 
     @raise AppError: with the reason (malformed name, import error, missing attribute).
     """
@@ -61,7 +79,8 @@ def loadApp(name: str) -> object:
     try:
         app: object = importlib.import_module(moduleName)
     except Exception as e:
-        raise AppError(f"cannot import {moduleName!r}: {type(e).__name__}: {e}") from e
+        why = f"cannot import {moduleName!r}: {type(e).__name__}: {e}"
+        raise AppError(why, traceback.format_exc()) from e
     for attribute in attributePath.split("."):
         try:
             app = getattr(app, attribute)
@@ -72,43 +91,75 @@ def loadApp(name: str) -> object:
 
 def serverFor(app: object, reactor: IReactorTime, threads: int = 10) -> AppServer:
     """
-    Find out what kind of app C{app} is and build the factory that serves it.
-    (C{reactor} also runs WSGI results back from threads: C{IReactorFromThreads}.)
+    Find out what kind of app C{app} is and build the factory that serves it;
+    a factory is called first. (C{reactor} also runs WSGI results back from
+    threads: C{IReactorFromThreads}.)
 
     @raise AppError: if it is of no known kind, or a factory callable fails.
     """
+    server = _serverForServable(app, reactor, threads)
+    if server is not None:
+        return server
+    if not _isFactory(app):
+        raise AppError(f"{app!r} is not {KINDS}")
+    try:
+        made = app()  # type: ignore[operator]
+    except Exception as e:
+        raise AppError(f"{app!r} raised {type(e).__name__}: {e}", traceback.format_exc()) from e
+    server = _serverForServable(made, reactor, threads)
+    if server is None:
+        raise AppError(f"{app!r} returned {made!r}, which is not {SERVABLE}")
+    return attrs.evolve(server, description=f"{server.description} from {app!r}")
+
+
+def _serverForServable(app: object, reactor: IReactorTime, threads: int) -> AppServer | None:
+    """The server for a resource, a protocol factory or a WSGI app; L{None} for anything else."""
     resource = IResource(app, None)
     if resource is not None:
         return AppServer(DrainableSite(resource, reactor=reactor), "twisted.web resource")
     if IProtocolFactory.providedBy(app):
         return AppServer(DrainableFactory(app, reactor), "protocol factory")
-    arity = _requiredArguments(app)
-    if arity == 2 and not inspect.isclass(app):
-        pool = ThreadPool(minthreads=1, maxthreads=threads, name="wsgi")
-        wsgi = WSGIResource(reactor, pool, app)
-        site = DrainableSite(wsgi, reactor=reactor)
-        return AppServer(site, f"WSGI app on {threads} threads", pool)
-    if arity == 0:
-        try:
-            made = app()
-        except Exception as e:
-            raise AppError(f"{app!r} raised {type(e).__name__}: {e}") from e
-        if _requiredArguments(made) != 0:
-            server = serverFor(made, reactor, threads)
-            return attrs.evolve(server, description=f"{server.description} from {app!r}")
-    raise AppError(f"{app!r} is not {KINDS}")
+    signature = _signature(app)
+    if signature is None or _isFactory(app) or not _binds(signature, 2):
+        return None
+    pool = ThreadPool(minthreads=1, maxthreads=threads, name="wsgi")
+    wsgi = WSGIResource(reactor, pool, conformingApp(app))  # type: ignore[arg-type]
+    site = DrainableSite(wsgi, reactor=reactor)
+    return AppServer(site, f"WSGI app on {threads} threads", pool)
 
 
-def _requiredArguments(app: object) -> int | None:
-    """How many positional arguments C{app} requires, or L{None} if it is not callable."""
+def _isFactory(app: object) -> bool:
+    """
+    Whether C{app} is to be called with no argument: a class of resources or of
+    protocol factories, or a callable that can be called with no argument and
+    takes no C{*args} (a wrapper taking C{*args} is a WSGI app).
+    """
+    if inspect.isclass(app) and (
+        IResource.implementedBy(app) or IProtocolFactory.implementedBy(app)
+    ):
+        return True
+    signature = _signature(app)
+    return (
+        signature is not None
+        and _binds(signature, 0)
+        and all(p.kind is not p.VAR_POSITIONAL for p in signature.parameters.values())
+    )
+
+
+def _signature(app: object) -> inspect.Signature | None:
+    """How C{app} is called, or L{None} if it is not callable or cannot be inspected."""
     if not callable(app):
         return None
     try:
-        parameters = inspect.signature(app).parameters.values()
+        return inspect.signature(app)
     except (TypeError, ValueError):
         return None
-    return sum(
-        1
-        for p in parameters
-        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    )
+
+
+def _binds(signature: inspect.Signature, count: int) -> bool:
+    """Whether a call with C{count} positional arguments (and no keyword) fits C{signature}."""
+    try:
+        signature.bind(*range(count))
+    except TypeError:
+        return False
+    return True

@@ -10,4 +10,13 @@ from __future__ import annotations
 
 
 class AppError(Exception):
-    """The app cannot be loaded or served (nor its TLS set up); the message says why."""
+    """
+    The app cannot be loaded or served (nor its TLS set up); the message says why.
+
+    @ivar traceback: The formatted traceback of the app's own error (where its
+        import failed, with file and line), if there was one.
+    """
+
+    def __init__(self, message: str, traceback: str | None = None) -> None:
+        super().__init__(message)
+        self.traceback = traceback

@@ -9,6 +9,7 @@ sockets on fds 5, 6, ... It exits 0 once drained, 2 on a bad command line, and
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
@@ -33,6 +34,9 @@ EXIT_USAGE = 2
 
 EXIT_APP_ERROR = 3
 """Exit status of a worker whose app cannot be loaded or served."""
+
+MAX_TRACEBACK = 16 * 1024
+"""Characters of an app's traceback sent to the master (its last ones)."""
 
 log = Logger()
 
@@ -77,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run a worker; exits 0 once drained, 2 on a bad command line, 3 on a bad app."""
     # Ctrl-C reaches the whole process group: only the master reacts to it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The master sends SIGABRT to a hung worker: every thread's stack goes to stderr.
+    faulthandler.enable(all_threads=True)
     options = WorkerOptions()
     try:
         options.parseOptions(sys.argv[1:] if argv is None else argv)
@@ -92,8 +98,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         factory = withTLS(app.factory, options["tls-cert"], options["tls-key"])
     except AppError as e:
         # The master logs the reason once per crash streak, not once per attempt.
-        if not sendEvent(wire.Event.FAILED, reason=str(e)):
-            sys.stderr.write(f"recycler worker: {e}\n")
+        details = {"traceback": e.traceback[-MAX_TRACEBACK:]} if e.traceback else {}
+        if not sendEvent(wire.Event.FAILED, reason=str(e), **details):
+            sys.stderr.write(f"recycler worker: {e}\n{e.traceback or ''}")
         sys.exit(EXIT_APP_ERROR)
     log.info("serving {app} ({description})", app=options["app"], description=app.description)
     if app.threadPool is not None:

@@ -1,0 +1,58 @@
+"""A WSGI app wrapped in C{wsgiref.validate.validator}: any PEP 3333 violation raises.
+
+    twistd -n recycler --app tests.wsgi_app.validated
+
+The validator's wrapper takes C{*args}, as many middleware wrappers do. Paths:
+C{/echo} answers the request body, read from C{wsgi.input} (up to
+C{CONTENT_LENGTH}, or to its end when the server says it is terminated: chunked
+bodies); C{/stream} answers from a generator, in pieces; C{/environ} answers the
+environ's plain values as JSON; any other path answers C{hello}. A violation
+raises C{AssertionError} in the worker, which Twisted logs and answers with 500.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import IO
+from wsgiref.types import StartResponse, WSGIEnvironment
+from wsgiref.validate import validator
+
+STREAMED = [b"one ", b"two ", b"three\n"]
+"""The pieces C{/stream} sends, one per iteration."""
+
+
+def simpleApp(environ: WSGIEnvironment, startResponse: StartResponse) -> Iterable[bytes]:
+    """Answer according to C{PATH_INFO} (see the module docstring)."""
+    path = environ["PATH_INFO"]
+    if path == "/stream":
+        return stream(startResponse)
+    if path == "/echo":
+        body = readBody(environ)
+    elif path == "/environ":
+        plain = {k: v for k, v in environ.items() if isinstance(v, str | bool | int)}
+        body = json.dumps(plain).encode()
+    else:
+        body = b"hello\n"
+    startResponse("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def readBody(environ: WSGIEnvironment) -> bytes:
+    """The request body, read the way PEP 3333 allows (C{read} always with a size)."""
+    stream: IO[bytes] = environ["wsgi.input"]
+    if environ.get("CONTENT_LENGTH"):
+        return stream.read(int(environ["CONTENT_LENGTH"]))
+    if environ.get("wsgi.input_terminated"):
+        return b"".join(iter(lambda: stream.read(4096), b""))
+    return b""
+
+
+def stream(startResponse: StartResponse) -> Iterator[bytes]:
+    """A streamed response: the status once the body is first asked for, then L{STREAMED}."""
+    startResponse("200 OK", [("Content-Type", "text/plain")])
+    yield from STREAMED
+
+
+validated = validator(simpleApp)
+"""L{simpleApp} checked by C{wsgiref.validate}: what the tests serve."""
