@@ -11,7 +11,7 @@ class TTLRangeTests(SynchronousTestCase):
     """Parsing and drawing worker lifetimes."""
 
     def test_parse(self) -> None:
-        """MIN:MAX, a single number and 'off' are accepted."""
+        """MIN:MAX, a single number (that many seconds each), 'off' and '0' (off) are accepted."""
         cases = [
             ("0:5", TTLRange(0, 5)),
             ("1.5:2", TTLRange(1.5, 2)),
@@ -19,6 +19,8 @@ class TTLRangeTests(SynchronousTestCase):
             (" 3 ", TTLRange(3, 3)),
             ("off", None),
             ("OFF", None),
+            ("0", None),
+            ("0:0.5", TTLRange(0, 0.5)),
         ]
         for text, expected in cases:
             self.assertEqual(TTLRange.parse(text), expected, text)

@@ -30,13 +30,14 @@ class TTLRange:
     @classmethod
     def parse(cls, text: str) -> TTLRange | None:
         """
-        Parse C{"MIN:MAX"} (seconds) or C{"off"}.
+        Parse C{"MIN:MAX"} (seconds), C{"N"} (exactly N seconds), or C{"off"}
+        or C{"0"} (as C{--timeout} and C{--max-requests} take 0 for off).
 
-        @return: the range, or L{None} for C{"off"} (workers live forever).
+        @return: the range, or L{None} for off (workers live forever).
         @raise ValueError: with a message meant for the user.
         """
         text = text.strip()
-        if text.lower() == "off":
+        if text.lower() in ("off", "0"):
             return None
         low, sep, high = text.partition(":")
         if not sep:
