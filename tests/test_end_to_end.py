@@ -15,6 +15,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 
 from tests.harness import acceptedConnections, load, processGone, waitUntil
+from tests.processes import httpGet
 
 OK = (200, b"Request done\n")
 
@@ -67,16 +68,26 @@ def test_masterSigkillLeavesNoWorker(startServer):
         probe.bind(("127.0.0.1", port))
 
 
-def test_appThatFailsToImportKeepsTheMasterUp(startServer):
-    """A bad --app is reported clearly, retried with backoff, and never stops the master."""
-    server = startServer("--workers", "2", "--app", "no_such_module:app")
-    errors = server.waitFor(
-        lambda events: [e for e in events if e.get("log_level", {}).get("name") == "error"]
-    )
-    assert "cannot import 'no_such_module'" in errors[0]["why"]
-    server.waitFor(lambda events: len(server.eventsOf("exited")) >= 3)
+def test_aBrokenDeployKeepsTheMasterUp(startServer, tmp_path, monkeypatch):
+    """
+    Once the pool was healthy, a reload to code that cannot import is reported
+    once, retried with backoff, and never stops the master: the old workers serve on.
+    """
+    (tmp_path / "deployed.py").write_text("from recycler.demo import hello\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    server = startServer("--workers", "2", "--ttl", "off", "--app", "deployed:hello")
+    server.waitReady(2)
+    (tmp_path / "deployed.py").write_text("import no_such_module\n")
+    for cached in (tmp_path / "__pycache__").glob("deployed*"):
+        cached.unlink()
+    server.signal(signal.SIGHUP)
+    server.waitFor(lambda events: len(server.eventsOf("exited")) >= 3, 30)
+    errors = [e for e in server.events if e.get("log_level", {}).get("name") == "error"]
     assert len(errors) == 1, "logged once per crash streak"
+    assert "cannot import 'deployed'" in errors[0]["why"]
+    assert "No module named 'no_such_module'" in errors[0]["traceback"]
     assert server.process.poll() is None
+    assert httpGet(server.port) == b"hello\n"
     server.signal(signal.SIGTERM)
     assert server.wait() == 0
 
@@ -121,3 +132,38 @@ def test_readyWorkersLowerTheirPriority(startServer):
         10,
         "both workers at nice +7",
     )
+
+
+def test_operatorSignalsKeepTheMasterServing(startServer):
+    """SIGUSR1, SIGUSR2 and SIGWINCH are logged; the master and its workers keep serving."""
+    server = startServer("--workers", "2", "--ttl", "off", "--app", "recycler.demo:hello")
+    server.waitReady(2)
+    workers = server.liveWorkerPids()
+    for signum, message in [
+        (signal.SIGUSR1, "no log file to reopen (logging to standard output or syslog)"),
+        (signal.SIGUSR2, "SIGUSR2 is not supported; ignored"),
+        (signal.SIGWINCH, "SIGWINCH ignored"),
+    ]:
+        server.signal(signum)
+        server.waitFor(lambda events, m=message: [e for e in events if e.get("log_format") == m])
+        assert signum.name in [e.get("signal") for e in server.events]
+    assert httpGet(server.port) == b"hello\n"
+    assert server.process.poll() is None
+    assert server.liveWorkerPids() == workers
+    server.signal(signal.SIGTERM)
+    assert server.wait() == 0
+
+
+def test_usr1ReopensTheLogFile(startServer, tmp_path):
+    """Under twistd --logfile, after the file is renamed, SIGUSR1 logs to a fresh file."""
+    path = tmp_path / "twistd.log"
+    server = startServer("--workers", "1", "--ttl", "off", logFile=str(path))
+    waitUntil(lambda: path.exists() and "worker 1 ready:" in path.read_text(), 20, "worker 1")
+    path.rename(tmp_path / "twistd.log.1")
+    server.signal(signal.SIGUSR1)
+    waitUntil(lambda: path.exists() and "reopened the log file" in path.read_text(), 10, "reopen")
+    assert "worker 1 ready:" not in path.read_text()
+    assert "got SIGUSR1" in (tmp_path / "twistd.log.1").read_text()
+    server.signal(signal.SIGTTIN)
+    waitUntil(lambda: "worker 2 ready:" in path.read_text(), 20, "worker 2 logged anew")
+    assert server.process.poll() is None

@@ -111,32 +111,72 @@ class ParsingTests(SynchronousTestCase):
 
 
 BAD_VALUES = [
-    (["--workers", "0"], "at least 1"),
-    (["--workers", "many"], "invalid literal"),
+    (["--workers", "0"], "--workers: must be at least 1, got 0"),
+    (["-w", "0"], "--workers: must be at least 1"),
+    (["--workers", "many"], "--workers: must be at least 1, got 'many'"),
     (["--ttl", "5:1"], "--ttl"),
-    (["--grace", "-1"], "positive"),
+    (["--grace", "-1"], "--grace: must be a positive number of seconds"),
+    (["--grace", "soon"], "--grace: must be a positive number of seconds, got 'soon'"),
     (["--listen", "bogus:1"], "--listen"),
     (["--listen", "unix:/tmp/x.sock"], "would unlink"),
     (["--listen", "systemd:domain=UNIX:index=0"], "would unlink"),
     (["--listen", "tcp:1", "--listen", "bogus:2"], "--listen"),
-    (["--listen", "systemd:domain=INET:index=0"], "no such inherited socket"),
+    (["--listen", "systemd:domain=INET:index=0"], "not started by systemd socket activation"),
+    (["--listen", "systemd:domain=INET:name=http"], "LISTEN_FDS"),
     (["--tls-cert", "/no/such.pem"], "--tls-cert: cannot load"),
     (["--tls-key", "/no/such.pem"], "needs --tls-cert"),
-    (["--threads", "0"], "at least 1"),
+    (["--threads", "0"], "--threads: must be at least 1"),
     (["--admin-token", " padded"], "one word"),
     (["--admin-token", ""], "one word"),
+    (["--admin", "tcp:10081"], "--admin: 'tcp:10081' takes clients from other hosts"),
+    (["--admin", "tcp:10081:interface=0.0.0.0"], "--admin-insecure"),
+    (["--admin", "tcp:10081:interface=192.168.1.20"], "--admin-insecure"),
+    (["--admin", "tcp6:10081"], "--admin-insecure"),
+    (["--admin", "tcp6:10081:interface=\\:\\:"], "--admin-insecure"),
     (["--listen", "tcp:notaport"], "not a valid endpoint"),
     (["--app", "nocolon"], "--app"),
-    (["--overlap", "maybe"], "on or off"),
+    (["--overlap", "maybe"], "--overlap: expected on or off"),
     (["--timeout", "1"], "at least 2s"),
-    (["--max-requests", "-5"], "at least 1"),
-    (["--max-requests-jitter", "-1"], "0 or more"),
-    (["--max-draining", "0"], "at least 1"),
-    (["--spawn", "vfork"], "fork or exec"),
-    (["--worker-nice", "20"], "0 to 19"),
-    (["--worker-nice", "-1"], "0 to 19"),
+    (["--timeout", "never"], "--timeout: must be seconds above 0, or off, got 'never'"),
+    (["--boot-timeout", "-1"], "--boot-timeout: must be seconds above 0, or off, got -1.0"),
+    (["--max-requests", "-5"], "--max-requests: must be at least 1"),
+    (["--max-requests-jitter", "-1"], "--max-requests-jitter: must be 0 or more"),
+    (["--max-draining", "0"], "--max-draining: must be at least 1"),
+    (["--spawn", "vfork"], "--spawn: must be fork or exec, got vfork"),
+    (["--worker-nice", "20"], "--worker-nice: must be 0 to 19"),
+    (["--worker-nice", "-1"], "--worker-nice: must be 0 to 19"),
+    (["--max-rss", "512X"], "--max-rss: must be a size such as 512, 512M or 2GiB"),
+    (["--max-rss", "-1"], "--max-rss: must be a size"),
+    (["--max-rss", "0.0001K"], "--max-rss: must be a size"),
+    (["--max-rss", "512MiBs"], "--max-rss: must be a size"),
     (["--preload", "--spawn", "exec"], "--preload needs --spawn fork"),
 ]
+
+
+class MaxRssTests(SynchronousTestCase):
+    """--max-rss takes a size: MiB without a unit, as it always did."""
+
+    def test_units(self) -> None:
+        """K, M, G and KiB, MiB, GiB are powers of 1024; KB, MB, GB powers of 1000."""
+        sizes = {
+            "512": 512 * 2**20, "512M": 512 * 2**20, "512MiB": 512 * 2**20, "512 mib": 512 * 2**20,
+            "512MB": 512 * 10**6, "2G": 2 * 2**30, "2GiB": 2 * 2**30, "2GB": 2 * 10**9,
+            "100K": 100 * 2**10, "100KiB": 100 * 2**10, "100kB": 100 * 10**3, "1.5G": 3 * 2**29,
+        }  # fmt: skip
+        for text, size in sizes.items():
+            self.assertEqual(poolConfig(parse("--max-rss", text)).triggers.maxRss, size, text)
+
+    def test_off(self) -> None:
+        """off (or 0) disables the limit."""
+        for text in ("off", "0"):
+            self.assertIsNone(poolConfig(parse("--max-rss", text)).triggers.maxRss)
+
+
+CHECKED = [
+    "workers", "grace", "threads", "spawn", "overlap", "max-draining", "worker-nice",
+    "max-requests", "max-requests-jitter", "max-rss", "timeout", "boot-timeout",
+]  # fmt: skip
+"""The options whose value a function checks as it is parsed."""
 
 
 class BadValueTests(SynchronousTestCase):
@@ -147,3 +187,37 @@ class BadValueTests(SynchronousTestCase):
         for argv, message in BAD_VALUES:
             error = self.assertRaises(usage.UsageError, parse, *argv)
             self.assertIn(message, str(error), f"{argv}: {error}")
+
+    def test_coercedValuesNameTheirOption(self) -> None:
+        """Every option with a checked value names itself when the value is bad."""
+        for name in CHECKED:
+            error = self.assertRaises(usage.UsageError, parse, f"--{name}", "?")
+            self.assertTrue(str(error).startswith(f"--{name}: "), str(error))
+
+    def test_helpStillDescribesValues(self) -> None:
+        """--help keeps each check's description."""
+        self.assertIn("Must be at least 1.", str(Options()))
+        self.assertIn("MiB, or 512M, 2GiB (powers of 1024)", str(Options()))
+
+
+class AdminExposureTests(SynchronousTestCase):
+    """An admin port other hosts can reach needs a token, or --admin-insecure."""
+
+    def test_localEndpointsNeedNoToken(self) -> None:
+        """Loopback addresses and unix sockets are fine without a token."""
+        for endpoint in (
+            "tcp:10081:interface=127.0.0.1",
+            "tcp:10081:interface=127.0.0.2",
+            "tcp:10081:interface=localhost",
+            "tcp6:10081:interface=\\:\\:1",
+            "unix:/run/recycler/admin.sock:mode=600",
+            "none",
+        ):
+            parse("--admin", endpoint)
+
+    def test_aTokenOrTheFlagAllowsAnyInterface(self) -> None:
+        """--admin-token, or saying so with --admin-insecure, allows all interfaces."""
+        self.assertEqual(
+            parse("--admin", "tcp:10081", "--admin-token", "s3cret")["admin"], "tcp:10081"
+        )
+        self.assertTrue(parse("--admin", "tcp:10081", "--admin-insecure")["admin-insecure"])

@@ -15,6 +15,18 @@ from twisted.python import usage
 
 from recycler.admin.protocol import AdminFactory
 from recycler.admin.token import checkToken
+from recycler.coerce import (
+    countOrOff,
+    namingErrors,
+    niceIncrement,
+    nonNegativeInt,
+    onOff,
+    positiveFloat,
+    positiveInt,
+    secondsOrOff,
+    sizeOrOff,
+    spawnMode,
+)
 from recycler.master.forking import ForkServers
 from recycler.master.forkserver import ForkServer
 from recycler.master.listeners import SharedListeners, checkDescription
@@ -34,69 +46,6 @@ STATUS_INTERVAL = 1.0
 """Seconds between worker status reports, which double as heartbeats."""
 
 
-def _positiveInt(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positiveFloat(text: str) -> float:
-    value = float(text)
-    if not 0 < value < float("inf"):
-        raise ValueError(f"must be a positive number of seconds, got {text}")
-    return value
-
-
-def _secondsOrOff(text: str) -> float | None:
-    if text.strip().lower() in ("off", "0"):
-        return None
-    return _positiveFloat(text)
-
-
-def _countOrOff(text: str) -> int | None:
-    if text.strip().lower() in ("off", "0"):
-        return None
-    return _positiveInt(text)
-
-
-def _nonNegativeInt(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError(f"must be 0 or more, got {value}")
-    return value
-
-
-def _niceIncrement(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 19:
-        raise ValueError(f"must be 0 to 19, got {value}")
-    return value
-
-
-def _onOff(text: str) -> bool:
-    value = text.strip().lower()
-    if value not in ("on", "off"):
-        raise ValueError(f"expected on or off, got {text!r}")
-    return value == "on"
-
-
-def _spawnMode(text: str) -> str:
-    value = text.strip().lower()
-    if value not in ("fork", "exec"):
-        raise ValueError(f"expected fork or exec, got {text!r}")
-    return value
-
-
-_spawnMode.coerceDoc = "fork or exec."  # type: ignore[attr-defined]
-_positiveInt.coerceDoc = "Must be at least 1."  # type: ignore[attr-defined]
-_positiveFloat.coerceDoc = "Seconds, greater than 0."  # type: ignore[attr-defined]
-_secondsOrOff.coerceDoc = "Seconds, or off."  # type: ignore[attr-defined]
-_countOrOff.coerceDoc = "A count, or off."  # type: ignore[attr-defined]
-_niceIncrement.coerceDoc = "0 (off) to 19."  # type: ignore[attr-defined]
-_onOff.coerceDoc = "on or off."  # type: ignore[attr-defined]
-
-
 class Options(usage.Options):
     """Options of C{twistd recycler}; with none, it serves the Node.js cluster demo."""
 
@@ -110,14 +59,19 @@ class Options(usage.Options):
 
     optFlags = [
         ["preload", None, "Import the app once in the fork server (--spawn fork), not per worker."],
+        [
+            "admin-insecure",
+            None,
+            "Allow an --admin endpoint other hosts can reach without --admin-token.",
+        ],
     ]
 
     optParameters = [
-        ["workers", "w", 4, "Number of worker processes.", _positiveInt],
+        ["workers", "w", 4, "Number of worker processes.", positiveInt],
         ["ttl", None, "0:5", "Worker lifetime MIN:MAX in seconds, drawn per worker, or 'off'."],
-        ["grace", None, 30.0, "Seconds a draining worker gets before SIGKILL.", _positiveFloat],
+        ["grace", None, 30.0, "Seconds a draining worker gets before SIGKILL.", positiveFloat],
         ["app", None, "recycler.demo:resource", "The app each worker serves (module:name)."],
-        ["threads", None, 10, "Threads per worker serving a WSGI app.", _positiveInt],
+        ["threads", None, 10, "Threads per worker serving a WSGI app.", positiveInt],
         ["tls-cert", None, None, "Serve TLS with this PEM certificate (and key)."],
         ["tls-key", None, None, "PEM private key, if not in --tls-cert."],
         [
@@ -125,34 +79,34 @@ class Options(usage.Options):
             None,
             "fork",
             "fork: fork workers from a pre-imported fork server; exec: a fresh interpreter each.",
-            _spawnMode,
+            spawnMode,
         ],
         [
             "overlap",
             None,
             True,
             "on: a recycled worker drains only once its replacement is ready.",
-            _onOff,
+            onOff,
         ],
-        ["max-draining", None, 1, "Recycles waiting for their replacement at once.", _positiveInt],
+        ["max-draining", None, 1, "Recycles waiting for their replacement at once.", positiveInt],
         [
             "worker-nice",
             None,
             0,
             "Ready workers lower their CPU priority by N, so starting ones get the CPU first.",
-            _niceIncrement,
+            niceIncrement,
         ],
-        ["max-requests", None, None, "Recycle a worker after N requests (off).", _countOrOff],
+        ["max-requests", None, None, "Recycle a worker after N requests (off).", countOrOff],
         [
             "max-requests-jitter",
             None,
             0,
             "Add 0..J (random per worker) to --max-requests.",
-            _nonNegativeInt,
+            nonNegativeInt,
         ],
-        ["max-rss", None, None, "Recycle a worker using more than MB of memory.", _countOrOff],
-        ["timeout", None, 30.0, "Kill a worker silent (hung) for this long.", _secondsOrOff],
-        ["boot-timeout", None, 60.0, "Kill a worker not ready after this long.", _secondsOrOff],
+        ["max-rss", None, None, "Recycle a worker whose memory (RSS) exceeds this", sizeOrOff],
+        ["timeout", None, 30.0, "Kill a worker silent (hung) for this long.", secondsOrOff],
+        ["boot-timeout", None, 60.0, "Kill a worker not ready after this long.", secondsOrOff],
         [
             "admin",
             None,
@@ -162,6 +116,7 @@ class Options(usage.Options):
         ["admin-token", None, None, "Clients must send 'auth TOKEN' before any command."],
         ["admin-token-file", None, None, "Read the admin token from this file."],
     ]
+    optParameters = namingErrors(optParameters)
 
     def __init__(self) -> None:
         super().__init__()
@@ -214,11 +169,14 @@ class Options(usage.Options):
                 raise usage.UsageError(f"--tls-cert: {e}") from None
 
     def _checkAdmin(self, reactor: object) -> None:
+        from recycler.admin.token import reachableFromOtherHosts
+
+        endpoint = None
         if self["admin"].strip().lower() == "none":
             self["admin"] = None
         else:
             try:
-                endpoints.serverFromString(reactor, self["admin"])
+                endpoint = endpoints.serverFromString(reactor, self["admin"])
             except (ValueError, TypeError, KeyError) as e:
                 raise usage.UsageError(f"--admin: {self['admin']!r} is not valid: {e}") from None
         if self["admin-token-file"]:
@@ -233,6 +191,13 @@ class Options(usage.Options):
             checkToken(self["admin-token"])
         except ValueError as e:
             raise usage.UsageError(f"--admin-token: {e}") from None
+        exposed = endpoint is not None and reachableFromOtherHosts(endpoint)
+        if exposed and not (self["admin-token"] or self["admin-insecure"]):
+            raise usage.UsageError(
+                f"--admin: {self['admin']!r} takes clients from other hosts, without a token;"
+                " use tcp:PORT:interface=127.0.0.1 or unix:PATH, set --admin-token(-file),"
+                " or pass --admin-insecure"
+            )
 
 
 def workerCommand(options: Options, listeners: Listeners) -> WorkerCommand:
@@ -258,7 +223,6 @@ def workerCommand(options: Options, listeners: Listeners) -> WorkerCommand:
 
 def poolConfig(options: Options) -> PoolConfig:
     """The pool's recycling policy, from the options."""
-    maxRss = options["max-rss"]
     return PoolConfig(
         target=options["workers"],
         grace=options["grace"],
@@ -268,7 +232,7 @@ def poolConfig(options: Options) -> PoolConfig:
             ttl=options["ttl"],
             maxRequests=options["max-requests"],
             maxRequestsJitter=options["max-requests-jitter"],
-            maxRss=None if maxRss is None else maxRss * 1024 * 1024,
+            maxRss=options["max-rss"],
             heartbeatTimeout=options["timeout"],
             bootTimeout=options["boot-timeout"],
         ),

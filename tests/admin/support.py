@@ -196,10 +196,11 @@ def makeFactory(pool: FakePool, clock: Clock, **kwargs: Any) -> AdminFactory:
 class Client:
     """One admin connection over a StringTransport."""
 
-    def __init__(self, factory: AdminFactory) -> None:
+    def __init__(self, factory: AdminFactory, host: str = "127.0.0.1", port: int = 40000) -> None:
         self.factory = factory
-        self.transport = StringTransport()
-        self.protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+        address = IPv4Address("TCP", host, port)
+        self.transport = StringTransport(peerAddress=address)
+        self.protocol = factory.buildProtocol(address)
         self.protocol.makeConnection(self.transport)
 
     def send(self, line: bytes | str, end: bytes = b"\r\n") -> list[str]:

@@ -6,6 +6,7 @@ import json
 
 from twisted.logger import LegacyLogObserverWrapper, Logger, capturedLogs
 
+from recycler.admin.guard import FIRST_DELAY
 from recycler.admin.protocol import MAX_AUTH_FAILURES
 from recycler.master.events import StopReason, WorkerEvent
 from recycler.master.pool import PoolError
@@ -160,9 +161,15 @@ class AuthenticationTests(AdminTestCase):
         self.assertEqual(self.client.send("help")[-1], "ok")
         self.assertEqual(self.pool.calls, [])
 
+    def guess(self, client: Client, token: str = "guess") -> list[str]:
+        """Send a wrong token; return the answer, once its delay has passed."""
+        self.assertEqual(client.send(f"auth {token}"), [], "a wrong token is answered later")
+        self.clock.advance(5)
+        return client.output()
+
     def test_badTokenThenGoodToken(self) -> None:
         """A wrong token answers 'bad token'; the right one unlocks every command."""
-        self.assertEqual(self.client.send("auth guess"), ["error: bad token"])
+        self.assertEqual(self.guess(self.client), ["error: bad token"])
         self.assertEqual(self.client.send("reload"), ["error: authentication required"])
         self.assertEqual(self.client.send("auth s3cret"), ["ok"])
         self.assertEqual(self.client.send("reload"), ["ok"])
@@ -170,11 +177,59 @@ class AuthenticationTests(AdminTestCase):
     def test_tooManyBadTokensClose(self) -> None:
         """After a few wrong tokens the connection is closed."""
         for _ in range(MAX_AUTH_FAILURES - 1):
-            self.client.send("auth guess")
+            self.guess(self.client)
         self.assertFalse(self.client.closed())
-        [error] = self.client.send("auth guess")
+        [error] = self.guess(self.client)
         self.assertTrue(error.startswith("error: bad token"), error)
         self.assertTrue(self.client.closed())
+
+    def test_wrongTokensAreAnsweredLaterAndLater(self) -> None:
+        """
+        The answer to a wrong token waits 0.1 s, then twice as long for each
+        one from the same address, on any connection; lines sent meanwhile wait.
+        """
+        client, factory = self.client, self.client.factory
+        client.transport.clear()
+        client.protocol.dataReceived(b"auth a\nauth b\nhelp\n")
+        self.clock.advance(FIRST_DELAY * 0.9)
+        self.assertEqual(client.output(), [])
+        self.assertEqual(client.transport.producerState, "paused", "nothing is read meanwhile")
+        self.clock.advance(FIRST_DELAY * 0.2)
+        self.assertEqual(client.output(), ["error: bad token"])
+        self.clock.advance(2 * FIRST_DELAY * 0.9)
+        self.assertEqual(client.output(), ["error: bad token"])
+        self.clock.advance(2 * FIRST_DELAY * 0.2)
+        self.assertEqual(client.output()[1], "error: bad token")
+        self.assertEqual(client.output()[-1], "ok", "help ran once the answer was sent")
+        self.assertEqual(client.transport.producerState, "producing")
+
+        again = Client(factory, port=40001)
+        again.send("auth c")
+        self.clock.advance(4 * FIRST_DELAY * 0.9)
+        self.assertEqual(again.output(), [], "the count outlives the connection")
+        self.clock.advance(4 * FIRST_DELAY * 0.2)
+        self.assertEqual(again.output(), ["error: bad token"])
+        elsewhere = Client(factory, host="10.0.0.2")
+        elsewhere.send("auth d")
+        self.clock.advance(FIRST_DELAY)
+        self.assertEqual(elsewhere.output(), ["error: bad token"], "another address: 0.1 s")
+
+    def test_wrongTokensAreLoggedWithTheAddress(self) -> None:
+        """Each wrong token is a structured warning with the client's address, not the token."""
+        with capturedLogs() as events:
+            self.guess(self.client, "hunter2")
+        [event] = [e for e in events if e.get("event") == "admin-bad-token"]
+        self.assertEqual((event["host"], event["peer"]), ("127.0.0.1", "127.0.0.1:40000"))
+        self.assertEqual((event["failures"], event["delay"]), (1, FIRST_DELAY))
+        self.assertNotIn("hunter2", repr(events))
+
+    def test_aClientLeavingDuringTheDelayLeavesNoTimer(self) -> None:
+        """A client that disconnects while its answer waits leaves nothing scheduled."""
+        before = len(self.clock.getDelayedCalls())
+        client = Client(self.client.factory)
+        client.send("auth guess")
+        client.disconnect()
+        self.assertEqual(len(self.clock.getDelayedCalls()), before)
 
     def test_tokenMayLookLikeAFlag(self) -> None:
         """A token is one word whatever it looks like: C{--x} is a token, not a flag."""
@@ -305,9 +360,11 @@ class ConnectionLimitsTests(AdminTestCase):
     """How many clients, and for how long."""
 
     def test_connectionLimit(self) -> None:
-        """Beyond maxClients the new client gets one error and is disconnected."""
+        """Beyond maxClients, when no client is idle, the new one gets one error and is closed."""
         factory = makeFactory(self.pool, self.clock, maxClients=2)
-        first, _ = Client(factory), Client(factory)
+        first, second = Client(factory), Client(factory)
+        first.send("watch")
+        second.send("watch")
         third = Client(factory)
         self.assertEqual(third.output(), ["error: too many admin clients"])
         self.assertTrue(third.closed())
@@ -320,9 +377,73 @@ class ConnectionLimitsTests(AdminTestCase):
         self.assertFalse(fourth.closed())
         self.assertEqual(fourth.send("reload"), ["ok"])
 
+    def test_theIdlestClientMakesRoomForANewOne(self) -> None:
+        """
+        At the limit, the idlest client (not watching) is told and closed, and
+        the new one is served: first one that never sent a line, then the one
+        whose last line is oldest.
+        """
+        factory = makeFactory(self.pool, self.clock, maxClients=4)
+        watcher, idle, recent = Client(factory), Client(factory), Client(factory)
+        watcher.send("watch")
+        self.clock.advance(1)
+        idle.send("help")
+        self.clock.advance(1)
+        recent.send("help")
+        self.clock.advance(1)
+        silent = Client(factory)
+        idle.transport.clear()
+        newcomer = Client(factory)
+        self.assertEqual(
+            silent.output(), ["error: too many admin clients: closing this idle one for a new one"]
+        )
+        self.assertTrue(silent.closed())
+        self.assertEqual(newcomer.send("reload"), ["ok"])
+        Client(factory)
+        self.assertEqual(
+            idle.output(), ["error: too many admin clients: closing this idle one for a new one"]
+        )
+        self.assertEqual(len(factory.clients), 4)
+        self.assertFalse(watcher.closed() or recent.closed() or newcomer.closed())
+
+    def test_unauthenticatedClientsMakeRoomFirst(self) -> None:
+        """With a token, a client that did not authenticate goes before an idle one that did."""
+        factory = makeFactory(self.pool, self.clock, token="s3cret", maxClients=2)
+        operator, lurker = Client(factory), Client(factory)
+        operator.send("auth s3cret")
+        self.clock.advance(1)
+        lurker.send("help")
+        Client(factory)
+        self.assertTrue(lurker.closed())
+        self.assertFalse(operator.closed())
+
+    def test_silentClientsAreClosedSoon(self) -> None:
+        """A client that sent nothing is closed after the pre-auth timeout (10 s)."""
+        client = Client(makeFactory(self.pool, self.clock))
+        self.clock.advance(9.9)
+        self.assertFalse(client.closed())
+        self.clock.advance(0.1)
+        self.assertEqual(client.output(), ["error: idle for 10s, closing"])
+        self.assertTrue(client.closed())
+
+    def test_unauthenticatedClientsAreClosedSoon(self) -> None:
+        """With a token, a client gets 10 s of silence before it authenticated, then 300 s."""
+        factory = makeFactory(self.pool, self.clock, token="s3cret")
+        lurker, operator = Client(factory), Client(factory)
+        lurker.send("help")
+        operator.send("auth s3cret")
+        self.clock.advance(10)
+        self.assertEqual(lurker.output()[-1], "error: idle for 10s without auth, closing")
+        self.assertTrue(lurker.closed())
+        self.clock.advance(289)
+        self.assertFalse(operator.closed())
+        self.clock.advance(1)
+        self.assertTrue(operator.closed())
+
     def test_idleTimeout(self) -> None:
         """A client silent for idleTimeout seconds is disconnected; any line restarts the count."""
         client = Client(makeFactory(self.pool, self.clock, idleTimeout=300))
+        client.send("help")
         self.clock.advance(299)
         client.send("reload")
         self.clock.advance(299)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 from twisted.internet import tcp
@@ -40,6 +41,39 @@ class BacklogTests(SynchronousTestCase):
         """A UNIX socket cannot be shared: the reason is in the message."""
         error = self.assertRaises(ValueError, checkDescription, MemoryReactorClock(), "unix:/x")
         self.assertIn("unlink", str(error))
+
+
+class SystemdTests(SynchronousTestCase):
+    """A systemd socket that is not there says which part of socket activation is missing."""
+
+    def check(self, description: str, **environ: str) -> str:
+        error = self.assertRaises(
+            ValueError, checkDescription, MemoryReactorClock(), description, environ
+        )
+        return str(error)
+
+    def test_notSocketActivated(self) -> None:
+        """Without LISTEN_FDS the master was not started by systemd socket activation."""
+        message = self.check("systemd:domain=INET:index=0")
+        self.assertIn("not started by systemd socket activation", message)
+        self.assertIn("LISTEN_FDS", message)
+
+    def test_anotherProcesssSockets(self) -> None:
+        """LISTEN_PID naming another process (a wrapper that forked) is named."""
+        message = self.check("systemd:domain=INET:index=0", LISTEN_FDS="1", LISTEN_PID="1")
+        self.assertIn("LISTEN_PID=1", message)
+
+    def test_noNames(self) -> None:
+        """Twisted needs LISTEN_FDNAMES (systemd 227 and later)."""
+        pid = str(os.getpid())
+        message = self.check("systemd:domain=INET:name=http", LISTEN_FDS="1", LISTEN_PID=pid)
+        self.assertIn("LISTEN_FDNAMES", message)
+
+    def test_noSuchSocket(self) -> None:
+        """An index or name beyond what systemd passed says what it passed."""
+        environ = {"LISTEN_FDS": "1", "LISTEN_PID": str(os.getpid()), "LISTEN_FDNAMES": "http"}
+        message = self.check("systemd:domain=INET:index=1", **environ)
+        self.assertIn("LISTEN_FDS=1 (LISTEN_FDNAMES=http)", message)
 
 
 class SharedListenersTests(SynchronousTestCase):

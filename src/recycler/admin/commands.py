@@ -29,11 +29,14 @@ class AdminError(Exception):
     A command that cannot be carried out; the message is sent as C{error: ...}.
 
     @ivar close: Close the connection after the error line.
+    @ivar delay: Seconds to wait before the error line, reading nothing more
+        from the client meanwhile.
     """
 
-    def __init__(self, message: str, close: bool = False) -> None:
+    def __init__(self, message: str, close: bool = False, delay: float = 0.0) -> None:
         super().__init__(message)
         self.close = close
+        self.delay = delay
 
 
 class UsageError(AdminError):

@@ -1,9 +1,11 @@
 # -*- test-case-name: tests.admin.test_protocol -*-
-"""The admin port's connections: framing, sessions, flow control and the error policy.
+"""The admin port's sessions: commands, timeouts, the client limit and the error policy.
 
-L{AdminFactory} builds one L{AdminProtocol} per client, up to a limit; each
-enforces the line length, the idle timeout and the optional token, and runs the
-commands of L{recycler.admin.commands}. The wire protocol is in C{docs/admin.md}.
+L{AdminFactory} builds one L{AdminProtocol} per client, up to a limit (at the
+limit, it closes the idlest client to make room); each reads lines as its
+L{LineConnection} base gives them, enforces the timeouts and the optional
+token, and runs the commands of L{recycler.admin.commands}. The wire protocol
+is in C{docs/admin.md}.
 
 Error policy: L{AdminError} (the admin's own refusals, bad numbers included)
 and L{PoolError} (the pool's) are the operator's errors, answered
@@ -14,26 +16,24 @@ carry on. Nothing a client sends raises out of the protocol.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from twisted.internet.interfaces import IAddress, IPushProducer, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
-from twisted.protocols.basic import LineOnlyReceiver
 from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
 from recycler.admin import render
 from recycler.admin.commands import REGISTRY, AdminError, Reply
+from recycler.admin.connection import LineConnection
+from recycler.admin.guard import AuthThrottle
 from recycler.admin.interfaces import AdminPool
 from recycler.admin.token import checkToken, tokenMatches
+from recycler.admin.watch import Watch
 from recycler.master.config import PoolError
 from recycler.master.memory import residentBytes
-
-MAX_LINE = 4096
-"""The longest command line accepted, in bytes; a longer one closes the connection."""
 
 MAX_AUTH_FAILURES = 3
 """Wrong tokens a connection may send before it is closed."""
@@ -42,104 +42,136 @@ OPERATOR_ERRORS = (AdminError, PoolError)
 """The exceptions whose message is meant for the operator, sent as C{error: ...}."""
 
 
-@implementer(IPushProducer)
-class AdminProtocol(LineOnlyReceiver, TimeoutMixin):
+class AdminProtocol(LineConnection, TimeoutMixin):
     """
     One admin client, and the L{recycler.admin.commands.Session} its commands run in.
-
-    It is the producer of its own output, so a client that does not read its
-    replies cannot grow the master's memory: while the transport's write buffer
-    is full, the protocol stops reading commands and drops C{watch} events.
 
     @ivar factory: The L{AdminFactory} that built this protocol.
     @ivar jsonMode: Whether replies are JSON (toggled by C{json}).
     @ivar authenticated: Whether the client may run every command.
-    @ivar watching: Whether the client is in C{watch} mode.
+    @ivar lastActive: When the client connected or last sent a line.
     """
 
-    delimiter = b"\n"
-    MAX_LENGTH = MAX_LINE
     log = Logger()
 
     factory: AdminFactory
 
     def __init__(self) -> None:
+        super().__init__()
         self.jsonMode = False
         self.authenticated = False
-        self.watching = False
-        self._watchJSON = False
-        self._dropped = 0
-        self._outputIsPaused = False
+        self.lastActive = 0.0
+        self._spoke = False
+        self._watch: Watch | None = None
         self._authFailures = 0
-        self._throttled = False
+
+    @property
+    def watching(self) -> bool:
+        """Whether the client is in C{watch} mode."""
+        return self._watch is not None
 
     # Connection
 
     def connectionMade(self) -> None:
         factory = self.factory
-        self.callLater = factory.clock.callLater  # TimeoutMixin schedules with this
+        self.callLater = factory.clock.callLater  # TimeoutMixin and hold schedule with this
         self.authenticated = factory.token is None
-        if len(factory.clients) >= factory.maxClients:
-            self.log.warn("admin: refused {peer}: too many clients", peer=self._peer())
-            self._send(self._errorLine("too many admin clients"))
+        self.lastActive = factory.clock.seconds()
+        if not factory.admit(self):
+            self.log.warn("admin: refused {peer}: too many clients", peer=self.peer())
+            self.send(self._errorLine("too many admin clients"))
             self.transport.loseConnection()
             return
-        factory.clients.add(self)
-        self.transport.registerProducer(self, True)
-        self._throttled = True
-        self.setTimeout(factory.idleTimeout)
+        self.startProducing()
+        self._armTimeout()
 
     def connectionLost(self, reason: Failure | None = None) -> None:
+        super().connectionLost(reason)
         self.setTimeout(None)
-        if self.watching:
-            self._stopWatching()
+        self._stopWatching()
         self.factory.clients.discard(self)
 
-    def dataReceived(self, data: bytes) -> None:
-        if self.transport.disconnecting:
-            return
-        super().dataReceived(data)
-
-    def lineLengthExceeded(self, line: bytes) -> None:
-        self._send(self._errorLine(f"line too long (over {self.MAX_LENGTH} bytes), closing"))
-        self.close()
-
     def timeoutConnection(self) -> None:
-        self._send(self._errorLine(f"idle for {render.formatNumber(self.timeOut)}s, closing"))
+        unauthenticated = "" if self.authenticated else " without auth"
+        idle = f"idle for {render.formatNumber(self.timeOut)}s{unauthenticated}"
+        self.send(self._errorLine(f"{idle}, closing"))
         self.close()
 
-    # IPushProducer: flow control of the output
+    def _armTimeout(self) -> None:
+        """Time out as L{AdminFactory.idleTimeout} and L{AdminFactory.preAuthTimeout} say."""
+        factory = self.factory
+        if self.watching:
+            period = None
+        elif self.authenticated and self._spoke:
+            period = factory.idleTimeout
+        else:
+            periods = (factory.preAuthTimeout, factory.idleTimeout)
+            period = min((p for p in periods if p is not None), default=None)
+        self.setTimeout(period)
+
+    @property
+    def evictable(self) -> bool:
+        """
+        Whether it may be closed for a new client: it did not authenticate, or
+        it is neither watching nor behind on reading its replies.
+        """
+        return not (self.authenticated and (self.watching or self.outputPaused))
+
+    @property
+    def idleness(self) -> tuple[bool, bool, float]:
+        """Sorts clients idlest first: not authenticated, silent so far, quiet the longest."""
+        return (self.authenticated, self._spoke, self.lastActive)
+
+    def evict(self) -> None:
+        """Close this client to make room for a new one, telling it why."""
+        self.log.info("admin {peer}: closed (idle) to make room for a new client", peer=self.peer())
+        self.send(self._errorLine("too many admin clients: closing this idle one for a new one"))
+        self.factory.clients.discard(self)
+        self.close()
+
+    # Input (LineConnection)
 
     def pauseProducing(self) -> None:
-        """The transport's write buffer is full: stop reading commands."""
-        self._outputIsPaused = True
-        self.transport.pauseProducing()
+        super().pauseProducing()
+        if self._watch is not None:
+            self._watch.pause()
 
     def resumeProducing(self) -> None:
-        """The client caught up: read commands again, say how many events it missed."""
-        self._outputIsPaused = False
-        self.transport.resumeProducing()
-        if self.watching and self._dropped:
-            dropped, self._dropped = self._dropped, 0
-            self._sendEvent({"event": "dropped", "count": dropped})
-
-    def stopProducing(self) -> None:
-        """The connection is going away; L{connectionLost} cleans up."""
-
-    # Lines
+        if self._watch is not None:
+            self._watch.resume()
+        super().resumeProducing()
 
     def lineReceived(self, line: bytes) -> None:
-        self.resetTimeout()
-        line = line.removesuffix(b"\r")
+        """Run the command on C{line}; a line sent while watching ends the watch instead."""
+        self._received(line)
+
+    def interrupted(self) -> None:
+        """Ctrl-C: the partial line is dropped already; a watch ends."""
+        self._received(None)
+
+    def lineLengthExceeded(self) -> None:
+        self.send(self._errorLine(f"line too long (over {self.maxLength} bytes), closing"))
+        self.close()
+
+    def inputEnded(self) -> None:
+        """Every line is answered: close, unless watching (events go on until disconnected)."""
+        if not self.watching:
+            self.close()
+
+    def _received(self, line: bytes | None) -> None:
+        self.lastActive = self.factory.clock.seconds()
+        self._spoke = True
         if self.watching:
-            self._stopWatching()
-            self.setTimeout(self.factory.idleTimeout)
-            self._sendReply(Reply(data={"watching": False}), self._watchJSON)
-            return
+            self._endWatch()
+        elif line is not None:
+            self._runLine(line)
+        self._armTimeout()
+
+    def _runLine(self, line: bytes) -> None:
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError:
-            self._send(self._errorLine("the line is not UTF-8 text (try 'help')"))
+            self.send(self._errorLine("the line is not UTF-8 text (try 'help')"))
             return
         words = text.split()
         if not words:
@@ -148,16 +180,15 @@ class AdminProtocol(LineOnlyReceiver, TimeoutMixin):
         try:
             self._run(words[0], words[1:])
         except OPERATOR_ERRORS as e:
-            self._send(self._errorLine(str(e), asJSON))
-            if isinstance(e, AdminError) and e.close:
-                self.close()
+            error = e if isinstance(e, AdminError) else AdminError(str(e))
+            self._refuse(self._errorLine(str(e), asJSON), error.close, error.delay)
         except Exception:
             spec = REGISTRY.get(words[0].lower())
             shown = words[0] if spec is not None and spec.secret else text[:200]
             self.log.failure(
-                "admin {peer}: command {command!r} failed", peer=self._peer(), command=shown
+                "admin {peer}: command {command!r} failed", peer=self.peer(), command=shown
             )
-            self._send(self._errorLine("internal error (logged)", asJSON))
+            self.send(self._errorLine("internal error (logged)", asJSON))
 
     def _run(self, name: str, words: Sequence[str]) -> None:
         spec = REGISTRY.get(name.lower())
@@ -169,6 +200,15 @@ class AdminProtocol(LineOnlyReceiver, TimeoutMixin):
         self._sendReply(reply, self.jsonMode or "--json" in words)
         if reply.then is not None:
             reply.then()
+
+    def _refuse(self, line: str, close: bool, delay: float) -> None:
+        """Send the error C{line}, then close if C{close}; in C{delay} seconds, if any."""
+        if delay > 0:
+            self.hold(delay, lambda: self._refuse(line, close, 0))
+            return
+        self.send(line)
+        if close:
+            self.close()
 
     # Session: what commands see (recycler.admin.commands.Session)
 
@@ -187,76 +227,37 @@ class AdminProtocol(LineOnlyReceiver, TimeoutMixin):
             self.authenticated = True
             return
         self._authFailures += 1
-        self.log.warn(
-            "admin {peer}: bad token ({failures} of {limit})",
-            peer=self._peer(),
-            failures=self._authFailures,
-            limit=MAX_AUTH_FAILURES,
-        )
-        if self._authFailures >= MAX_AUTH_FAILURES:
-            raise AdminError("bad token (too many attempts, closing)", close=True)
-        raise AdminError("bad token")
+        delay = self.factory.authThrottle.failed(self.peerHost(), self.peer(), self._authFailures)
+        close = self._authFailures >= MAX_AUTH_FAILURES
+        message = "bad token (too many attempts, closing)" if close else "bad token"
+        raise AdminError(message, close=close, delay=delay)
 
     def audit(self, command: str) -> None:
-        self.log.info("admin {peer}: {command}", peer=self._peer(), command=command[:200])
+        self.log.info("admin {peer}: {command}", peer=self.peer(), command=command[:200])
 
     def startWatching(self, asJSON: bool) -> None:
         # No event can arrive before the reply is written: the reactor is busy with us.
-        self.factory.pool.events.addObserver(self._poolEvent)
-        self.setTimeout(None)
-        self.watching = True
-        self._watchJSON = asJSON
-        self._dropped = 0
+        self._watch = Watch(self.factory.pool.events, self.send, asJSON)
+        self._watch.start()
 
-    def close(self) -> None:
-        """
-        Close once the replies are written. The producer is unregistered first:
-        while it is registered and paused, Twisted would resume it when the
-        buffer drains instead of closing.
-        """
-        if self._throttled:
-            self._throttled = False
-            self.transport.unregisterProducer()
-        self.transport.loseConnection()
+    # Watching and output
 
-    # Watching
+    def _endWatch(self) -> None:
+        asJSON = self._watch is not None and self._watch.asJSON
+        self._stopWatching()
+        self._sendReply(Reply(data={"watching": False}), asJSON)
 
     def _stopWatching(self) -> None:
-        self.watching = False
-        self.factory.pool.events.removeObserver(self._poolEvent)
-
-    def _poolEvent(self, event: Mapping[str, Any]) -> None:
-        """Relay a worker event of the pool to the client; never raises into the publisher."""
-        try:
-            fields = render.watchFields(event)
-            if fields is None or not self.watching or self.transport.disconnecting:
-                return
-            if self._outputIsPaused:
-                self._dropped += 1
-                return
-            self._sendEvent(fields)
-        except Exception:
-            self.log.failure("admin: cannot relay a pool event")
-
-    def _sendEvent(self, fields: Mapping[str, Any]) -> None:
-        self._send(render.eventLine(fields, self._watchJSON))
-
-    # Output
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
 
     def _sendReply(self, reply: Reply, asJSON: bool) -> None:
         for line in render.replyLines(reply.lines, reply.last, reply.data, asJSON):
-            self._send(line)
+            self.send(line)
 
     def _errorLine(self, message: str, asJSON: bool = False) -> str:
         return render.errorLine(message, self.jsonMode or asJSON)
-
-    def _send(self, line: str) -> None:
-        self.sendLine(line.encode("utf-8", "replace"))
-
-    def _peer(self) -> str:
-        peer: IAddress = self.transport.getPeer()
-        host = getattr(peer, "host", None)
-        return str(peer) if host is None else f"{host}:{getattr(peer, 'port', '?')}"
 
 
 class AdminFactory(Factory):
@@ -266,11 +267,15 @@ class AdminFactory(Factory):
     @ivar pool: The pool the commands drive.
     @ivar clock: Gives ages and runs the idle timeouts.
     @ivar token: The token clients must send with C{auth} first, or L{None}.
-    @ivar maxClients: Clients served at once; more are refused.
+    @ivar maxClients: Clients served at once; one more closes the idlest
+        (see L{admit}), or is refused if none is idle.
     @ivar idleTimeout: Seconds of silence after which a client is disconnected
         (not while it watches), or L{None} for never.
+    @ivar preAuthTimeout: The same, shorter, for a client that sent no line
+        yet or, with a token, did not authenticate; L{None} for the idle timeout.
     @ivar memoryOf: Resident bytes of a pid, or L{None} if unknown.
     @ivar clients: The connected clients (those refused are not counted).
+    @ivar authThrottle: Delays the answers to wrong tokens, per client address.
     """
 
     protocol = AdminProtocol
@@ -283,6 +288,7 @@ class AdminFactory(Factory):
         token: str | None = None,
         maxClients: int = 16,
         idleTimeout: float | None = 300.0,
+        preAuthTimeout: float | None = 10.0,
         memoryOf: Callable[[int | None], int | None] = residentBytes,
     ) -> None:
         checkToken(token)
@@ -291,5 +297,22 @@ class AdminFactory(Factory):
         self.token = token
         self.maxClients = maxClients
         self.idleTimeout = idleTimeout
+        self.preAuthTimeout = preAuthTimeout
         self.memoryOf = memoryOf
         self.clients: set[AdminProtocol] = set()
+        self.authThrottle = AuthThrottle(clock)
+
+    def admit(self, client: AdminProtocol) -> bool:
+        """
+        Count C{client} in. At the limit, first close the idlest client of
+        those L{AdminProtocol.evictable}, by L{AdminProtocol.idleness}.
+
+        @return: L{False} if every client is busy: C{client} is not counted.
+        """
+        if len(self.clients) >= self.maxClients:
+            idle = [other for other in self.clients if other.evictable]
+            if not idle:
+                return False
+            min(idle, key=lambda other: other.idleness).evict()
+        self.clients.add(client)
+        return True

@@ -1,9 +1,13 @@
-# -*- test-case-name: tests.admin.test_protocol -*-
-"""The admin port's optional token: what a valid one looks like, and how it is compared."""
+# -*- test-case-name: tests.test_tap -*-
+"""Who may use the admin port: its optional token (what a valid one looks like, how it is
+compared), and which endpoints other hosts can reach, so that they need one."""
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
+
+from twisted.internet.endpoints import UNIXServerEndpoint
 
 
 def checkToken(token: str | None) -> None:
@@ -19,3 +23,23 @@ def checkToken(token: str | None) -> None:
 def tokenMatches(expected: str | None, given: str) -> bool:
     """Whether C{given} opens a port whose token is C{expected} (L{None}: any); constant-time."""
     return expected is None or hmac.compare_digest(given.encode(), expected.encode())
+
+
+def reachableFromOtherHosts(endpoint: object) -> bool:
+    """
+    Whether a server endpoint (as C{serverFromString} builds it) may take
+    clients from other hosts: anything but a UNIX socket or a TCP port bound to
+    a loopback address. An endpoint whose interface cannot be told (Twisted
+    keeps it in C{_interface}) counts as reachable.
+    """
+    if isinstance(endpoint, UNIXServerEndpoint):
+        return False
+    interface = getattr(endpoint, "_interface", None)
+    if not isinstance(interface, str):
+        return True
+    if interface == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(interface).is_loopback
+    except ValueError:
+        return True

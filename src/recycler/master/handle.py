@@ -198,11 +198,10 @@ class WorkerHandle(ProcessProtocol):
             LogLevel.warn,
             why=reason,
         )
-        if reason is StopReason.HUNG:
-            self._signal(signal.SIGABRT)  # Twisted's process transport names only five
+        hung = reason is StopReason.HUNG  # (a number: Twisted names only five signals)
+        self._signal(signal.SIGABRT if hung else "KILL")
+        if hung:
             self._deadline = self._clock.callLater(STACK_DUMP_WAIT, self._signal, "KILL")
-        else:
-            self._signal("KILL")
 
     # Describing
 

@@ -9,7 +9,8 @@ the master's C{stopListening} shuts the socket down for every process.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 
 from twisted.internet import endpoints
 from twisted.internet.defer import Deferred, DeferredList, gatherResults
@@ -34,10 +35,13 @@ def withDefaultBacklog(description: str, backlog: int = DEFAULT_BACKLOG) -> str:
     return f"{description}:backlog={backlog}"
 
 
-def checkDescription(reactor: object, description: str) -> None:
+def checkDescription(
+    reactor: object, description: str, environ: Mapping[str, str] = os.environ
+) -> None:
     """
     Check that an endpoint description is valid and shareable, without binding.
 
+    @param environ: Where systemd socket activation passed its sockets.
     @raise ValueError: with a message meant for the user.
     """
     kind = description.split(":", 1)[0]
@@ -54,13 +58,31 @@ def checkDescription(reactor: object, description: str) -> None:
         )
     try:
         endpoints.serverFromString(reactor, description)
-    except IndexError:
-        raise ValueError(
-            f"{description!r}: no such inherited socket; systemd passes them in "
-            f"LISTEN_FDS/LISTEN_PID (see docs/operations.md)"
-        ) from None
-    except (ValueError, TypeError, KeyError) as e:
+    except (ValueError, TypeError, KeyError, IndexError) as e:
+        if kind == "systemd" and isinstance(e, (IndexError, KeyError)):
+            raise ValueError(f"{description!r}: {_missingSystemdSocket(environ)}") from None
         raise ValueError(f"{description!r} is not a valid endpoint: {e}") from None
+
+
+def _missingSystemdSocket(environ: Mapping[str, str]) -> str:
+    """What is missing from the socket activation C{environ} describes, for the user."""
+    count, names, pid = (environ.get(k) for k in ("LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PID"))
+    if count is None or pid is None:
+        unset = " and ".join(k for k in ("LISTEN_FDS", "LISTEN_PID") if k not in environ)
+        return (
+            f"the master was not started by systemd socket activation ({unset} not set): "
+            f"start it from a .socket unit (see docs/operations.md)"
+        )
+    if pid != str(os.getpid()):
+        return (
+            f"LISTEN_PID={pid} names another process than the master ({os.getpid()}): "
+            f"start twistd directly, not from a program that forks"
+        )
+    if names is None:
+        return "LISTEN_FDNAMES is not set: Twisted needs it (systemd 227 and later set it)"
+    if str(len(names.split(":"))) != count:
+        return f"LISTEN_FDNAMES={names} does not name each of the LISTEN_FDS={count} sockets"
+    return f"no such inherited socket among LISTEN_FDS={count} (LISTEN_FDNAMES={names})"
 
 
 class _NeverServed(Protocol):

@@ -4,7 +4,10 @@
 The handlers only hand the signal to the reactor thread (C{callFromThread});
 the action runs there, logged, like an admin command. They replace the
 reactor's own SIGTERM/SIGINT handlers, which re-raise the signal at exit
-instead of exiting 0.
+instead of exiting 0, and twistd's SIGUSR1 handler, which rotates its log file
+itself (a file logrotate already renamed is left as it is). Every signal an
+operator may plausibly send is in the table, so that none kills the master
+unlogged (SIGUSR1 and SIGUSR2 would by default).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from twisted.internet.interfaces import IReactorFromThreads
-from twisted.logger import Logger
+from twisted.logger import Logger, LogPublisher, globalLogPublisher
+from twisted.python.logfile import BaseLogFile
 
 log = Logger()
 
@@ -32,21 +36,58 @@ class SignalTarget(Protocol):
         """Run C{delta} more (or fewer) workers."""
 
 
-def signalTable(target: SignalTarget) -> dict[signal.Signals, Callable[[], None]]:
+def signalTable(
+    target: SignalTarget, publisher: LogPublisher = globalLogPublisher
+) -> dict[signal.Signals, Callable[[], None]]:
     """
-    The master's signals:
+    The master's signals (docs/operations.md#signals):
 
-     - SIGTERM, SIGINT: drain every worker, close the sockets, exit 0;
+     - SIGTERM, SIGINT, SIGQUIT: drain every worker, close the sockets, exit 0;
      - SIGHUP: rolling reload of every worker (as the admin C{reload});
-     - SIGTTIN, SIGTTOU: one worker more, one fewer (gunicorn's convention).
+     - SIGTTIN, SIGTTOU: one worker more, one fewer (gunicorn's convention);
+     - SIGUSR1: reopen the log files of C{publisher} (gunicorn's and nginx's);
+     - SIGUSR2: not supported, logged; SIGWINCH: ignored, logged.
     """
     return {
         signal.SIGTERM: target.stop,
         signal.SIGINT: target.stop,
+        signal.SIGQUIT: target.stop,
         signal.SIGHUP: target.reload,
         signal.SIGTTIN: lambda: target.resize(1),
         signal.SIGTTOU: lambda: target.resize(-1),
+        signal.SIGUSR1: lambda: reopenLogFiles(publisher),
+        signal.SIGUSR2: lambda: log.warn("SIGUSR2 is not supported; ignored"),
+        signal.SIGWINCH: lambda: log.info("SIGWINCH ignored"),
     }
+
+
+def logFiles(publisher: LogPublisher) -> list[BaseLogFile]:
+    """
+    The log files C{publisher}'s observers write to: twistd's C{--logfile PATH}
+    is a L{BaseLogFile} behind a L{twisted.logger.FileLogObserver}. Twisted has
+    no public way to reach it, so this reads both objects' private attributes;
+    C{--logfile=-}, syslog and the C{twist} runner's files give none.
+    """
+    outFiles = (getattr(observer, "_outFile", None) for observer in publisher._observers)
+    return [outFile for outFile in outFiles if isinstance(outFile, BaseLogFile)]
+
+
+def reopenLogFiles(publisher: LogPublisher) -> None:
+    """
+    Reopen each log file at its path, after logrotate renamed it. A file that
+    cannot be opened there is left as it is: the lines keep going to the old one.
+    """
+    found = logFiles(publisher)
+    if not found:
+        log.info("no log file to reopen (logging to standard output or syslog)")
+    for logFile in found:
+        try:
+            open(logFile.path, "ab").close()
+        except OSError as e:
+            log.error("cannot reopen {path}: {error}", path=logFile.path, error=str(e))
+            continue
+        logFile.reopen()
+        log.info("reopened the log file {path}", path=logFile.path)
 
 
 def installSignalHandlers(

@@ -1,9 +1,10 @@
 # -*- test-case-name: tests.test_end_to_end -*-
 """A real master in a subprocess, for end-to-end tests and benchmarks.
 
-The server runs as C{python -m twisted --log-format=json recycler ...}; callers
-wait on its structured log events (with deadlines), and L{Server.kill} takes
-down its whole process group.
+The server runs as C{python -m twisted --log-format=json recycler ...} (or as
+C{twistd --logfile PATH recycler ...}, logging text to PATH); callers wait on its
+structured log events (with deadlines), and L{Server.kill} takes down its whole
+process group.
 """
 
 from __future__ import annotations
@@ -35,15 +36,21 @@ class Server:
         listen: str = "tcp:0:interface=127.0.0.1",
         admin: str = "tcp:0:interface=127.0.0.1",
         inheritSocket: socket.socket | None = None,
+        logFile: str | None = None,
     ) -> None:
         """
         @param inheritSocket: Hand this listening socket to the master as systemd
             socket activation does (fd 3, C{LISTEN_FDS}, C{LISTEN_FDNAMES},
             C{LISTEN_PID}).
+        @param logFile: Run C{twistd -n --logfile LOGFILE} instead, which logs
+            text to that file: no events to wait on then.
         """
+        runner = ["-m", "twisted", "--log-format=json", "--log-file=-"]
+        if logFile is not None:
+            twistd = "from twisted.scripts.twistd import run; run()"
+            runner = ["-c", twistd, "-n", "--pidfile=", "--logfile", logFile]
         self.argv = [
-            sys.executable, "-m", "twisted", "--log-format=json", "--log-file=-",
-            "recycler", "--listen", listen, "--admin", admin, *args,
+            sys.executable, *runner, "recycler", "--listen", listen, "--admin", admin, *args,
         ]  # fmt: skip
         command, passFDs = self.argv, ()
         if inheritSocket is not None:

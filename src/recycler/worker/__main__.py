@@ -3,9 +3,10 @@
 
 import signal
 
-# Ctrl-C reaches the whole process group: only the master reacts to it. Ignored
+# Ctrl-C and Ctrl-\ reach the whole process group: only the master reacts. Ignored
 # before the imports (about 0.2 s), which a SIGINT would otherwise interrupt.
 signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGQUIT, signal.SIG_IGN)
 
 from recycler.worker.main import main  # noqa: E402
 

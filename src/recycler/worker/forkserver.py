@@ -205,6 +205,7 @@ def becomeWorker(server: socket.socket, fds: Sequence[int], listeners: int) -> N
     for number in RESET_SIGNALS:
         signal.signal(number, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
     server.detach()  # its fd 3 is about to be the command pipe: never close it as a socket
     firstFree = wire.FIRST_LISTENER_FD + listeners
     safe = [fd if fd >= firstFree else fcntl.fcntl(fd, fcntl.F_DUPFD, firstFree) for fd in fds]
@@ -248,10 +249,10 @@ def runWorker(
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Preload, report C{ready} (or C{failed}, exit 3), then fork workers until EOF."""
-    # Ctrl-C and a HUP sent to the whole process group are the master's to act
-    # on; the fork server lives until the master closes its socket.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # Ctrl-C, Ctrl-\ and a HUP sent to the whole process group are the master's
+    # to act on; the fork server lives until the master closes its socket.
+    for number in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
+        signal.signal(number, signal.SIG_IGN)
     options = parseArgs(sys.argv[1:] if argv is None else argv)
     try:
         preload(options.preload)

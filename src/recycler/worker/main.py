@@ -79,8 +79,9 @@ def _drainOnSigterm(reactor: IReactorThreads, worker: Worker) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run a worker; exits 0 once drained, 2 on a bad command line, 3 on a bad app."""
-    # Ctrl-C reaches the whole process group: only the master reacts to it.
+    # Ctrl-C and Ctrl-\ reach the whole process group: only the master reacts to them.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
     # The master sends SIGABRT to a hung worker: every thread's stack goes to stderr.
     faulthandler.enable(all_threads=True)
     options = WorkerOptions()
