@@ -168,8 +168,8 @@ def test_metricsAreExposed(startServer):
     with AdminClient(server.adminPort) as admin:
         lines = admin.command("metrics")
     samples = dict(line.rsplit(" ", 1) for line in lines[:-1] if not line.startswith("#"))
-    assert samples['recycler_workers{state="ready"}'] == "2"
-    assert samples["recycler_workers_born_total"] == "2"
+    assert samples['recycler_workers{state="ready"}'] == "2.0"
+    assert samples["recycler_workers_born_total"] == "2.0"
 
 
 # The clients operators really use: nc and telnet.

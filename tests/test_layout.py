@@ -18,9 +18,13 @@ TEST_CASE_NAME = re.compile(r"# -\*- test-case-name: tests(\.\w+)+ -\*-$")
 
 ALLOWED: dict[str, tuple[str, ...]] = {
     "recycler.wire": (),
+    "recycler.logs": (),
     "recycler.master": ("recycler.wire", "recycler.master"),
     "recycler.worker": ("recycler.wire", "recycler.worker"),
     "recycler.admin": ("recycler.admin", "recycler.master"),
+    "recycler.ctl": ("recycler.ctl", "recycler.settingsfile"),
+    "recycler.settingsfile": (),
+    "recycler.settings": ("recycler.settingsfile",),
 }
 """What each side may import from this project (by module-name prefix)."""
 

@@ -6,11 +6,12 @@ import sys
 
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.server import Site
 
 from recycler.master.policy import TTLRange
 from recycler.master.pool import PoolConfig
 from recycler.master.triggers import TriggerConfig
-from recycler.tap import Options, poolConfig, workerCommand
+from recycler.tap import Options, makeService, poolConfig, workerCommand
 
 
 def parse(*argv: str) -> Options:
@@ -133,6 +134,9 @@ BAD_VALUES = [
     (["--admin", "tcp:10081:interface=192.168.1.20"], "--admin-insecure"),
     (["--admin", "tcp6:10081"], "--admin-insecure"),
     (["--admin", "tcp6:10081:interface=\\:\\:"], "--admin-insecure"),
+    (["--metrics", "bogus:9100"], "--metrics: 'bogus:9100' is not valid: Unknown endpoint"),
+    (["--metrics", "tcp:notaport"], "--metrics: 'tcp:notaport' is not valid"),
+    (["--metrics", ""], "--metrics: '' is not valid"),
     (["--listen", "tcp:notaport"], "not a valid endpoint"),
     (["--app", "nocolon"], "--app"),
     (["--overlap", "maybe"], "--overlap: expected on or off"),
@@ -221,3 +225,20 @@ class AdminExposureTests(SynchronousTestCase):
             parse("--admin", "tcp:10081", "--admin-token", "s3cret")["admin"], "tcp:10081"
         )
         self.assertTrue(parse("--admin", "tcp:10081", "--admin-insecure")["admin-insecure"])
+
+
+class MetricsOptionTests(SynchronousTestCase):
+    """--metrics ENDPOINT: the monitoring port, off by default."""
+
+    def test_offByDefault(self) -> None:
+        """Without --metrics (or with none) the service binds no monitoring port."""
+        self.assertIsNone(parse()["metrics"])
+        self.assertIsNone(parse("--metrics", "none")["metrics"])
+        self.assertIsNone(makeService(parse("--spawn", "exec")).metrics)
+
+    def test_endpointReachesTheService(self) -> None:
+        """The endpoint is kept as given and served by a twisted.web site."""
+        endpoint = "tcp:9100:interface=127.0.0.1"
+        description, factory = makeService(parse("--spawn", "exec", "--metrics", endpoint)).metrics
+        self.assertEqual(description, endpoint)
+        self.assertIsInstance(factory, Site)

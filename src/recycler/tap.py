@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import attrs
 from twisted.application.service import IService
@@ -13,6 +13,7 @@ from twisted.internet import endpoints
 from twisted.internet.protocol import ServerFactory
 from twisted.python import usage
 
+from recycler.admin.http import monitoringSite
 from recycler.admin.protocol import AdminFactory
 from recycler.admin.token import checkToken
 from recycler.coerce import (
@@ -27,16 +28,20 @@ from recycler.coerce import (
     sizeOrOff,
     spawnMode,
 )
+from recycler.logs import accessLogPath
 from recycler.master.forking import ForkServers
 from recycler.master.forkserver import ForkServer
 from recycler.master.listeners import SharedListeners, checkDescription
+from recycler.master.notify import NOTIFY_VARIABLES, systemdNotifier
 from recycler.master.policy import TTLRange
 from recycler.master.pool import PoolConfig, WorkerPool
 from recycler.master.service import RecyclerService
 from recycler.master.spawn import Listeners, WorkerCommand
 from recycler.master.triggers import TriggerConfig
+from recycler.settings import parseLayered
 from recycler.wire import splitAppName
 from recycler.worker.errors import AppError
+from recycler.worker.titles import setTitle
 from recycler.worker.tls import withTLS
 
 DEFAULT_LISTEN = "tcp:10080"
@@ -64,9 +69,11 @@ class Options(usage.Options):
             None,
             "Allow an --admin endpoint other hosts can reach without --admin-token.",
         ],
+        ["check-config", None, "Check the settings, print the effective ones and exit."],
     ]
 
     optParameters = [
+        ["config", None, None, "Read settings from this TOML file (keys: long option names)."],
         ["workers", "w", 4, "Number of worker processes.", positiveInt],
         ["ttl", None, "0:5", "Worker lifetime MIN:MAX in seconds, drawn per worker, or 'off'."],
         ["grace", None, 30.0, "Seconds a draining worker gets before SIGKILL.", positiveFloat],
@@ -74,6 +81,13 @@ class Options(usage.Options):
         ["threads", None, 10, "Threads per worker serving a WSGI app.", positiveInt],
         ["tls-cert", None, None, "Serve TLS with this PEM certificate (and key)."],
         ["tls-key", None, None, "PEM private key, if not in --tls-cert."],
+        [
+            "access-log",
+            None,
+            None,
+            "Every worker appends a line per HTTP request (combined log format) here (off)",
+            accessLogPath,
+        ],
         [
             "spawn",
             None,
@@ -115,12 +129,23 @@ class Options(usage.Options):
         ],
         ["admin-token", None, None, "Clients must send 'auth TOKEN' before any command."],
         ["admin-token-file", None, None, "Read the admin token from this file."],
+        [
+            "metrics",
+            None,
+            None,
+            "Serve /metrics (Prometheus), /healthz and /readyz over HTTP on this endpoint (off).",
+        ],
     ]
     optParameters = namingErrors(optParameters)
 
     def __init__(self) -> None:
         super().__init__()
         self["listen"] = []
+
+    def parseOptions(self, options: Sequence[str] | None = None) -> None:
+        """Command line > $RECYCLER_CMD_ARGS > --config file > defaults: L{recycler.settings}."""
+        argv = sys.argv[1:] if options is None else options
+        parseLayered(self, argv, os.environ, super().parseOptions, repeatable=["listen"])
 
     def opt_listen(self, description: str) -> None:
         """
@@ -158,6 +183,7 @@ class Options(usage.Options):
         except ValueError as e:
             raise usage.UsageError(f"--app: {e}") from None
         self._checkAdmin(reactor)
+        self._checkMetrics(reactor)
 
     def _checkTLS(self) -> None:
         if self["tls-key"] and not self["tls-cert"]:
@@ -199,6 +225,15 @@ class Options(usage.Options):
                 " or pass --admin-insecure"
             )
 
+    def _checkMetrics(self, reactor: object) -> None:
+        if self["metrics"] is None or self["metrics"].strip().lower() == "none":
+            self["metrics"] = None
+            return
+        try:
+            endpoints.serverFromString(reactor, self["metrics"])
+        except (ValueError, TypeError, KeyError) as e:
+            raise usage.UsageError(f"--metrics: {self['metrics']!r} is not valid: {e}") from None
+
 
 def workerCommand(options: Options, listeners: Listeners) -> WorkerCommand:
     """The command line and environment each worker starts with, on C{listeners}."""
@@ -217,7 +252,11 @@ def workerCommand(options: Options, listeners: Listeners) -> WorkerCommand:
     for name in ("tls-cert", "tls-key"):
         if options[name]:
             args += [f"--{name}", os.path.abspath(options[name])]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if options["access-log"]:
+        args += ["--access-log", options["access-log"]]
+    # Only the master may notify systemd.
+    env = {name: value for name, value in os.environ.items() if name not in NOTIFY_VARIABLES}
+    env["PYTHONUNBUFFERED"] = "1"
     return WorkerCommand(sys.executable, args, env, listeners)
 
 
@@ -256,9 +295,18 @@ def makeService(options: Options) -> IService:
         forkServers = ForkServers(reactor, makeForkServer)
         command = attrs.evolve(command, forker=forkServers)
     prepareReload = None if forkServers is None else forkServers.replace
+    notifier = systemdNotifier(reactor, os.environ, os.getpid())
+    if notifier is not None:
+        prepareReload = notifier.announcingReload(prepareReload)
     pool = WorkerPool(reactor, command, poolConfig(options), prepareReload=prepareReload)
     admin = None
     if options["admin"] is not None:
         admin = (options["admin"], AdminFactory(pool, reactor, token=options["admin-token"]))
-    service = RecyclerService(reactor, listeners, pool, admin, forkServers=forkServers)
+    metrics = None
+    if options["metrics"] is not None:
+        metrics = (options["metrics"], monitoringSite(pool.stats, reactor))
+    service = RecyclerService(
+        reactor, listeners, pool, admin, forkServers=forkServers, metrics=metrics, notifier=notifier
+    )
+    setTitle("master", options["app"])
     return service

@@ -51,6 +51,9 @@ class Command(enum.StrEnum):
     DRAIN = "drain"
     """Stop accepting, finish what is in flight, exit."""
 
+    REOPEN = "reopen"
+    """Reopen the access log at its path (the master got SIGUSR1: logrotate renamed it)."""
+
 
 class Event(enum.StrEnum):
     """What a worker tells the master."""

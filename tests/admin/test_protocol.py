@@ -6,6 +6,7 @@ import json
 
 from twisted.logger import LegacyLogObserverWrapper, Logger, capturedLogs
 
+from recycler.admin.connection import ABORT_AFTER
 from recycler.admin.guard import FIRST_DELAY
 from recycler.admin.protocol import MAX_AUTH_FAILURES
 from recycler.master.events import StopReason, WorkerEvent
@@ -182,6 +183,20 @@ class AuthenticationTests(AdminTestCase):
         [error] = self.guess(self.client)
         self.assertTrue(error.startswith("error: bad token"), error)
         self.assertTrue(self.client.closed())
+
+    def test_noTokenIsCheckedWhileAWrongOnesDelayRuns(self) -> None:
+        """
+        A guesser that hangs up instead of waiting for its answer gains nothing:
+        from its address, no token (not even the right one) is checked until
+        the delay is over.
+        """
+        self.assertEqual(self.client.send("auth guess"), [])
+        self.client.disconnect()
+        again = Client(self.client.factory, port=40001)
+        [refused] = again.send("auth s3cret")
+        self.assertTrue(refused.startswith("error: too soon after a bad token"), refused)
+        self.clock.advance(FIRST_DELAY)
+        self.assertEqual(again.send("auth s3cret"), ["ok"])
 
     def test_wrongTokensAreAnsweredLaterAndLater(self) -> None:
         """
@@ -416,6 +431,33 @@ class ConnectionLimitsTests(AdminTestCase):
         Client(factory)
         self.assertTrue(lurker.closed())
         self.assertFalse(operator.closed())
+
+    def test_busyUnauthenticatedClientsCannotLockANewcomerOut(self) -> None:
+        """
+        Unauthenticated clients that keep talking make room oldest connection
+        first: a newcomer gets its turn to authenticate.
+        """
+        factory = makeFactory(self.pool, self.clock, token="s3cret", maxClients=2)
+        busy = [Client(factory, port=40001)]
+        self.clock.advance(1)
+        busy.append(Client(factory, port=40002))
+        busy[0].send("help")
+        self.clock.advance(1)
+        newcomer = Client(factory, port=40003)
+        self.assertTrue(busy[0].closed())
+        for client in busy[1:]:
+            client.send("help")
+        Client(factory, port=40004)
+        self.assertTrue(busy[1].closed())
+        self.assertFalse(newcomer.closed())
+        self.assertEqual(newcomer.send("auth s3cret"), ["ok"])
+
+    def test_aClientThatNeverReadsIsAborted(self) -> None:
+        """A closed connection whose client never reads its last replies is aborted soon after."""
+        self.client.protocol.close()
+        self.assertFalse(self.client.transport.disconnected)
+        self.clock.advance(ABORT_AFTER)
+        self.assertTrue(self.client.transport.disconnected, "aborted")
 
     def test_silentClientsAreClosedSoon(self) -> None:
         """A client that sent nothing is closed after the pre-auth timeout (10 s)."""

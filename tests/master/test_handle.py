@@ -227,23 +227,23 @@ class TransitionTests(HandleTestCase):
         worker, process = self.ready(Heartbeat(self.reactor, 5))
         worker.retire(StopReason.TTL)
         self.reactor.advance(5)
-        self.assertEqual(process.signals, ["ABRT"])
+        self.assertEqual(process.signals, ["USR2"])
         self.reactor.advance(STACK_DUMP_WAIT)
-        self.assertEqual(process.signals, ["ABRT", "KILL"])
+        self.assertEqual(process.signals, ["USR2", "KILL"])
         self.assertEqual(worker.stopReason, StopReason.HUNG)
         self.assertEqual(self.lifecycle(WorkerEvent.KILLED)["why"], StopReason.HUNG)
         self.assertEqual(self.lifecycle(WorkerEvent.EXITED)["reason"], StopReason.HUNG)
         self.assertNotIn("recycle", [call for call, _ in self.pool.calls])
         self.assertLegalLife(worker)
 
-    def test_aHungWorkerThatDiesOfSigabrtIsNotKilledAgain(self) -> None:
-        """SIGABRT first (the worker dumps its stacks and dies of it): no SIGKILL follows."""
+    def test_aHungWorkerThatExitsMeanwhileIsNotKilledAgain(self) -> None:
+        """SIGUSR2 first (a dump of its stacks); a worker that exits meanwhile gets no SIGKILL."""
         worker, process = self.ready(Heartbeat(self.reactor, 5))
         self.reactor.advance(5)
-        process.exit(signal=signal.SIGABRT)
+        process.exit(signal=signal.SIGTERM)
         self.reactor.advance(STACK_DUMP_WAIT + PIPE_LINGER)
-        self.assertEqual(process.signals, ["ABRT"])
-        self.assertEqual(worker.exitDescription(), f"signal {int(signal.SIGABRT)}")
+        self.assertEqual(process.signals, ["USR2"])
+        self.assertEqual(worker.exitDescription(), f"signal {int(signal.SIGTERM)}")
         self.assertEqual(self.lifecycle(WorkerEvent.EXITED)["reason"], StopReason.HUNG)
 
     def test_graceDeadlineKillsButKeepsTheReason(self) -> None:

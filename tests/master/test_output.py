@@ -10,7 +10,7 @@ from twisted.internet.task import Clock
 from twisted.logger import Logger, LogLevel, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
-from recycler.master.output import CHAIN_WAIT, MAX_TRACEBACK_LINES, OutputRelay
+from recycler.master.output import MAX_TRACEBACK_LINES, QUIET_WAIT, OutputRelay
 
 PYTHON_TRACEBACK = b"""\
 Traceback (most recent call last):
@@ -56,7 +56,7 @@ class OutputRelayTests(SynchronousTestCase):
             self.relay.dataReceived(PYTHON_TRACEBACK[start : start + 17])
         self.relay.dataReceived(b"after\n")
         self.relay.dataReceived(LAST_TRACEBACK)  # the last one alone: ended after a moment
-        self.clock.advance(CHAIN_WAIT)
+        self.clock.advance(QUIET_WAIT)
         self.assertEqual(
             self.relayed(),
             [
@@ -82,10 +82,32 @@ class OutputRelayTests(SynchronousTestCase):
         self.assertIn("Fatal Python error: Aborted", text)
         self.assertIn('File "<string>", line 1', text)
 
+    def test_aTracebackEndsWhenTheStreamIsQuiet(self) -> None:
+        """
+        C{print_exc(); print()}, then nothing for a while: the traceback is
+        logged after a moment, and a later line is not taken into it.
+        """
+        self.relay.dataReceived(LAST_TRACEBACK + b"\n")
+        self.assertEqual(self.events, [])
+        self.clock.advance(QUIET_WAIT)
+        self.relay.dataReceived(b"GET / 200\n")
+        self.assertEqual(
+            self.relayed(),
+            [
+                (LogLevel.error, "[worker 7] " + LAST_TRACEBACK.decode().rstrip("\n")),
+                (LogLevel.info, "[worker 7] GET / 200"),
+            ],
+        )
+
+    def test_aLineAfterTheExceptionLineIsNotPartOfIt(self) -> None:
+        """After the exception line and a blank line, only a chained traceback continues it."""
+        self.relay.dataReceived(LAST_TRACEBACK + b"\n  indented output\n")
+        self.assertEqual([level for level, _ in self.relayed()], [LogLevel.error, LogLevel.info])
+
     def test_anEndlessTracebackIsCut(self) -> None:
         """A traceback never ends (say, a loop printing frames): it is logged in parts."""
         self.relay.dataReceived(b"Traceback (most recent call last):\n")
         self.relay.dataReceived(b'  File "x.py", line 1\n' * (2 * MAX_TRACEBACK_LINES))
         self.relay.dataReceived(b"Error: at last\n")
-        self.clock.advance(CHAIN_WAIT)
+        self.clock.advance(QUIET_WAIT)
         self.assertEqual([level for level, _ in self.relayed()], [LogLevel.error] * 3)

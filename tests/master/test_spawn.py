@@ -73,6 +73,13 @@ class WorkerCommandTests(SynchronousTestCase):
         self.assertEqual(command.childFDs()[6], 9)
 
 
+class Worker(ProcessProtocol):
+    """A worker's process protocol, with its id."""
+
+    def __init__(self, workerId: int) -> None:
+        self.workerId = workerId
+
+
 class RecordingForker:
     """A fork server that records what it is asked to fork."""
 
@@ -87,21 +94,29 @@ class ForkModeTests(SynchronousTestCase):
     """With a forker, workers are forked with the worker's own options, never exec'd."""
 
     def test_forkedWithTheWorkerOptions(self) -> None:
-        """The forker gets the protocol and the options; the reactor spawns nothing."""
+        """
+        The forker gets the protocol and the options, the worker's id last (its
+        process title shows it); the reactor spawns nothing.
+        """
         forker = RecordingForker()
         command = WorkerCommand("/py", ["--app", "m:a"], {}, FakeListeners(7), forker)
         reactor = FakeProcessReactor()
-        protocol = object()
-        command.spawn(reactor, protocol)  # type: ignore[arg-type]
-        self.assertEqual(forker.forked, [(protocol, ["--app", "m:a", "--listeners", "1"])])
+        protocol = Worker(12)
+        command.spawn(reactor, protocol)
+        expected = ["--app", "m:a", "--listeners", "1", "--id", "12"]
+        self.assertEqual(forker.forked, [(protocol, expected)])
         self.assertEqual(reactor.processes, [])
 
     def test_execModeSpawns(self) -> None:
-        """Without a forker the reactor spawns C{python -m recycler.worker} with the fds."""
+        """
+        Without a forker the reactor spawns C{python -m recycler.worker} with
+        the fds, told the worker's id.
+        """
         command = WorkerCommand("/py", ["--app", "m:a"], {"A": "1"}, FakeListeners(7))
         reactor = FakeProcessReactor()
-        command.spawn(reactor, ProcessProtocol())
+        command.spawn(reactor, Worker(3))
         [process] = reactor.processes
-        self.assertEqual(process.args, command.argv())
+        self.assertEqual(process.args, command.argv(3))
+        self.assertEqual(process.args[-2:], ["--id", "3"])
         self.assertEqual(process.childFDs, command.childFDs())
         self.assertEqual(process.env, {"A": "1"})

@@ -59,6 +59,15 @@ class MasterLinkTests(SynchronousTestCase):
         self.link.dataReceived(b'{"kind":"dance"}\n')
         self.assertEqual(self.worker.calls, [])
 
+    def test_reopenReopensTheAccessLog(self) -> None:
+        """A C{reopen} command reopens the access log; a worker without one ignores it."""
+        self.link.dataReceived(wire.encode(wire.Command.REOPEN))
+        reopened: list[bool] = []
+        link = MasterLink(self.worker, lambda: reopened.append(True))
+        link.makeConnection(StringTransport())
+        link.dataReceived(wire.encode(wire.Command.REOPEN) * 2)
+        self.assertEqual((reopened, self.worker.calls), ([True, True], []))
+
     def test_eofMeansTheMasterIsGone(self) -> None:
         """When the pipe closes, the worker is told the master is gone."""
         self.link.connectionLost(Failure(ConnectionDone()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import json
 import os
 import select
@@ -10,13 +11,16 @@ import socket
 import subprocess
 import sys
 import time
+import types
 from typing import Any
+from unittest import mock
 
 from twisted.python import usage
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from recycler import wire
 from recycler.worker.main import EXIT_APP_ERROR, EXIT_USAGE, WorkerOptions
+from recycler.worker.titles import setTitle
 from tests.processes import httpGet
 
 TRAMPOLINE = """
@@ -60,10 +64,44 @@ class WorkerOptionsTests(SynchronousTestCase):
             [options[name] for name in ["threads", "tls-cert", "tls-key"]], [3, "c.pem", "k.pem"]
         )
 
+    def test_id(self) -> None:
+        """C{--id N} is the master's id for the worker (its process title); none by default."""
+        options = WorkerOptions()
+        options.parseOptions(["--app", "m:a", "--id", "12"])
+        self.assertEqual(options["id"], 12)
+        options = WorkerOptions()
+        options.parseOptions(["--app", "m:a"])
+        self.assertIsNone(options["id"])
+
     def test_appIsRequired(self) -> None:
         """Without C{--app} the command line is refused."""
         error = self.assertRaises(usage.UsageError, WorkerOptions().parseOptions, [])
         self.assertEqual(str(error), "--app is required")
+
+
+class TitleTests(SynchronousTestCase):
+    """L{setTitle} names the process with setproctitle, if it is installed."""
+
+    def withModule(self, module: types.ModuleType | None) -> None:
+        """Make C{import setproctitle} give C{module} (L{None}: an ImportError) in this test."""
+        patcher = mock.patch.dict(sys.modules, {"setproctitle": module})
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def test_title(self) -> None:
+        """C{recycler: ROLE [APP]}, C{[-]} without an app."""
+        titles: list[str] = []
+        fake = types.ModuleType("setproctitle")
+        fake.setproctitle = titles.append  # type: ignore[attr-defined]
+        self.withModule(fake)
+        self.assertTrue(setTitle("worker 12", "myapp:app"))
+        self.assertTrue(setTitle("fork server", None))
+        self.assertEqual(titles, ["recycler: worker 12 [myapp:app]", "recycler: fork server [-]"])
+
+    def test_withoutSetproctitle(self) -> None:
+        """Without setproctitle nothing changes, and nothing fails."""
+        self.withModule(None)
+        self.assertFalse(setTitle("worker 12", "myapp:app"))
 
 
 class BoundaryTests(SynchronousTestCase):
@@ -201,6 +239,16 @@ class WorkerProcessTests(SynchronousTestCase):
         self.assertEqual(events[-1], {"kind": "status", "served": 1, "inFlight": 0})
         self.assertEqual({event["kind"] for event in events[1:]}, {"status"})
         self.assertIn("serving recycler.demo:hello (twisted.web resource)", output)
+
+    def test_processTitle(self) -> None:
+        """With setproctitle, ps shows C{recycler: worker ID [APP]} from C{--id} and C{--app}."""
+        if importlib.util.find_spec("setproctitle") is None:
+            raise SkipTest("setproctitle is not installed (pip install 'recycler[title]')")
+        worker = WorkerProcess(self, "--app", "recycler.demo:hello", "--id", "7")
+        worker.waitFor("ready")
+        with open(f"/proc/{worker.process.pid}/cmdline", "rb") as f:
+            cmdline = f.read().rstrip(b"\0")
+        self.assertEqual(cmdline, b"recycler: worker 7 [recycler.demo:hello]")
 
     def test_masterGone(self) -> None:
         """EOF on the command pipe (the master died) drains the worker, which exits 0."""

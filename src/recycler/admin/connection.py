@@ -34,6 +34,9 @@ from recycler.admin.lines import InputLines, LineTooLong, Mark
 MAX_LINE = 4096
 """The longest command line accepted, in bytes; a longer one closes the connection."""
 
+ABORT_AFTER = 5.0
+"""Seconds a closing connection gets to take its last replies before it is aborted."""
+
 
 @implementer(IPushProducer, IHalfCloseableProtocol)
 class LineConnection(Protocol):
@@ -52,6 +55,7 @@ class LineConnection(Protocol):
         self.outputPaused = False
         self._producing = False
         self._held: IDelayedCall | None = None
+        self._aborting: IDelayedCall | None = None
         self._input = InputLines(self.maxLength, self._answerTelnet)
 
     def startProducing(self) -> None:
@@ -171,9 +175,14 @@ class LineConnection(Protocol):
             self._producing = False
             self.transport.unregisterProducer()
         self.transport.loseConnection()
+        if self._aborting is None:  # a client that never reads would keep it open
+            self._aborting = self.callLater(ABORT_AFTER, self.transport.abortConnection)
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         self._cancelHold()
+        if self._aborting is not None and self._aborting.active():
+            self._aborting.cancel()
+        self._aborting = None
 
     def _cancelHold(self) -> None:
         if self._held is not None:

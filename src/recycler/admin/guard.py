@@ -65,7 +65,7 @@ class AuthThrottle:
         self._failures[host] = (count, now)
         while len(self._failures) > self.maxAddresses:
             self._failures.popitem(last=False)
-        delay = min(self.firstDelay * 2 ** min(count - 1, 32), self.maxDelay)
+        delay = self._delay(count)
         self.log.warn(
             "admin {peer}: bad token ({failures} on this connection, {fromHost} from {host}"
             " lately); answering in {delay}s",
@@ -77,6 +77,19 @@ class AuthThrottle:
             delay=delay,
         )
         return delay
+
+    def waitBefore(self, host: str) -> float:
+        """
+        Seconds before a token from C{host} may be checked again (0: now). No
+        token is checked while a wrong one's delay runs, however it is sent
+        (from a new connection, or a right one): a guesser who hangs up
+        instead of waiting for the answer learns nothing faster.
+        """
+        count, last = self._failures.get(host, (0, 0.0))
+        return max(0.0, last + self._delay(count) - self.clock.seconds()) if count else 0.0
+
+    def _delay(self, count: int) -> float:
+        return min(self.firstDelay * 2 ** min(count - 1, 32), self.maxDelay)
 
     def _forgetOld(self, now: float) -> None:
         while self._failures:

@@ -1,11 +1,10 @@
 # -*- test-case-name: tests.admin.test_protocol -*-
 """The admin port's sessions: commands, timeouts, the client limit and the error policy.
 
-L{AdminFactory} builds one L{AdminProtocol} per client, up to a limit (at the
-limit, it closes the idlest client to make room); each reads lines as its
-L{LineConnection} base gives them, enforces the timeouts and the optional
-token, and runs the commands of L{recycler.admin.commands}. The wire protocol
-is in C{docs/admin.md}.
+L{AdminFactory} builds one L{AdminProtocol} per client (at its limit it closes the
+idlest one to make room); each reads lines from its L{LineConnection} base, enforces
+the timeouts and the optional token, and runs the commands of
+L{recycler.admin.commands}. The wire protocol is in C{docs/admin.md}.
 
 Error policy: L{AdminError} (the admin's own refusals, bad numbers included)
 and L{PoolError} (the pool's) are the operator's errors, answered
@@ -50,6 +49,7 @@ class AdminProtocol(LineConnection, TimeoutMixin):
     @ivar jsonMode: Whether replies are JSON (toggled by C{json}).
     @ivar authenticated: Whether the client may run every command.
     @ivar lastActive: When the client connected or last sent a line.
+    @ivar connectedAt: When the client connected.
     """
 
     log = Logger()
@@ -60,7 +60,7 @@ class AdminProtocol(LineConnection, TimeoutMixin):
         super().__init__()
         self.jsonMode = False
         self.authenticated = False
-        self.lastActive = 0.0
+        self.lastActive = self.connectedAt = 0.0
         self._spoke = False
         self._watch: Watch | None = None
         self._authFailures = 0
@@ -76,7 +76,7 @@ class AdminProtocol(LineConnection, TimeoutMixin):
         factory = self.factory
         self.callLater = factory.clock.callLater  # TimeoutMixin and hold schedule with this
         self.authenticated = factory.token is None
-        self.lastActive = factory.clock.seconds()
+        self.lastActive = self.connectedAt = factory.clock.seconds()
         if not factory.admit(self):
             self.log.warn("admin: refused {peer}: too many clients", peer=self.peer())
             self.send(self._errorLine("too many admin clients"))
@@ -111,16 +111,14 @@ class AdminProtocol(LineConnection, TimeoutMixin):
 
     @property
     def evictable(self) -> bool:
-        """
-        Whether it may be closed for a new client: it did not authenticate, or
-        it is neither watching nor behind on reading its replies.
-        """
+        """Whether it may make room: unauthenticated, or neither watching nor behind on reading."""
         return not (self.authenticated and (self.watching or self.outputPaused))
 
     @property
-    def idleness(self) -> tuple[bool, bool, float]:
-        """Sorts clients idlest first: not authenticated, silent so far, quiet the longest."""
-        return (self.authenticated, self._spoke, self.lastActive)
+    def idleness(self) -> tuple[bool, float]:
+        """Idlest first: unauthenticated or silent, oldest connection first; then the quietest."""
+        settled = self.authenticated and self._spoke
+        return (settled, self.lastActive if settled else self.connectedAt)
 
     def evict(self) -> None:
         """Close this client to make room for a new one, telling it why."""
@@ -223,6 +221,8 @@ class AdminProtocol(LineConnection, TimeoutMixin):
         return self.factory.memoryOf(pid)
 
     def authenticate(self, token: str) -> None:
+        if (wait := self.factory.authThrottle.waitBefore(self.peerHost())) > 0:
+            raise AdminError(f"too soon after a bad token from here; retry in {wait:.1f}s")
         if tokenMatches(self.factory.token, token):
             self.authenticated = True
             return

@@ -20,7 +20,8 @@ from twisted.logger import Logger
 from recycler.master.policy import Random, crashBackoff
 
 GIVE_UP_AFTER = 3
-"""Identical failed starts, with no worker ever ready, after which the pool gives up."""
+"""Attempts (the first start, then two retries: about 2 s) that failed alike, no worker
+ever ready, after which the pool gives up."""
 
 
 class CrashBackoff:
@@ -61,7 +62,9 @@ class CrashBackoff:
         """
         A worker could not start (C{why}, for the log; C{cause}, the same for
         every worker that fails the same way): retry after a growing delay, or
-        give up if no worker was ever ready and the first attempts all failed alike.
+        give up if no worker was ever ready and its first attempts (the first
+        start, then each retry; the other failures of a batch do not count) all
+        failed alike.
         """
         self.streak += 1
         if self.streak == 1:
@@ -72,16 +75,15 @@ class CrashBackoff:
             )
         else:
             self.log.debug("{why}; failure {failures}", why=why, failures=self.streak)
-        if self.gaveUp.called:
-            return
+        if self.gaveUp.called or self._call is not None:
+            return  # the rest of a batch: the pending retry is the next attempt
         if not self.everReady:
             self._sameFailures = [c for c in self._sameFailures if c == cause] + [cause]
             if len(self._sameFailures) >= GIVE_UP_AFTER:
                 return self._giveUp(cause)
-        if self._call is None:
-            delay = self._delay(self._retries)
-            self._retries += 1
-            self._call = self._clock.callLater(delay, self._retryNow)
+        delay = self._delay(self._retries)
+        self._retries += 1
+        self._call = self._clock.callLater(delay, self._retryNow)
 
     def recovered(self, workerId: int) -> None:
         """A worker became ready: the streak (if any) is over."""

@@ -4,16 +4,17 @@
 A L{WorkerHandle} moves its worker through the states of
 L{recycler.master.lifecycle} (and nowhere else), arms the worker's triggers,
 reads its event pipe, relays its stdout/stderr into the master's log, asks it
-to drain over the command pipe, arms the SIGKILL deadline, and cancels every
-pending call once the process has exited, so no signal can ever reach a
-recycled pid.
+to drain (or reopen its access log) over the command pipe, arms the SIGKILL
+deadline, and cancels every pending call once the process has exited, so no
+signal can ever reach a recycled pid.
 """
 
 from __future__ import annotations
 
 import signal
 from collections.abc import Sequence
-from typing import Any, Protocol
+from contextlib import suppress
+from typing import Any
 
 from twisted.internet.error import ProcessDone, ProcessExitedAlready, ProcessTerminated
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -22,6 +23,7 @@ from twisted.logger import ILogObserver, Logger, LogLevel
 from twisted.python.failure import Failure
 
 from recycler import wire
+from recycler.master.callbacks import PoolCallbacks
 from recycler.master.events import StopReason, WorkerEvent
 from recycler.master.lifecycle import Input, WorkerState, nextState
 from recycler.master.output import OutputRelay
@@ -32,19 +34,7 @@ PIPE_LINGER = 1.0
 """Seconds the master keeps reading a dead worker's pipes before closing them."""
 
 STACK_DUMP_WAIT = 1.0
-"""Seconds a hung worker gets to dump its stack (on SIGABRT) before SIGKILL."""
-
-
-class PoolCallbacks(Protocol):
-    """What a L{WorkerHandle} tells its pool."""
-
-    def workerReady(self, worker: WorkerHandle) -> None: ...
-
-    def workerWantsRecycling(self, worker: WorkerHandle, reason: StopReason) -> None: ...
-
-    def workerEnded(self, worker: WorkerHandle) -> None: ...
-
-    def workerExited(self, worker: WorkerHandle) -> None: ...
+"""Seconds a hung worker gets to dump its stacks (on SIGUSR2) before SIGKILL."""
 
 
 class WorkerHandle(ProcessProtocol):
@@ -176,16 +166,17 @@ class WorkerHandle(ProcessProtocol):
             reason=self.stopReason,
             inFlight=self.inFlight,
         )
-        try:
-            self.transport.writeToChild(wire.COMMAND_FD, wire.encode(wire.Command.DRAIN))
-        except (KeyError, OSError):
-            pass  # its command pipe is closed: the worker is exiting anyway
+        self._send(wire.Command.DRAIN)
         self._deadline = self._clock.callLater(self.grace, self.kill, StopReason.GRACE_EXPIRED)
+
+    def reopenLogs(self) -> None:
+        """Ask the worker to reopen its access log (the master got SIGUSR1), if it is alive."""
+        self._send(wire.Command.REOPEN)
 
     def kill(self, reason: StopReason) -> None:
         """
         SIGKILL the worker now, unless its process has already exited. A hung
-        worker first gets SIGABRT, on which it dumps its threads' stacks (the
+        worker first gets SIGUSR2, on which it dumps its threads' stacks (the
         evidence of where it hung), and SIGKILL a moment later.
         """
         if not self.state.signallable or self.state is WorkerState.KILLED:
@@ -199,7 +190,7 @@ class WorkerHandle(ProcessProtocol):
             why=reason,
         )
         hung = reason is StopReason.HUNG  # (a number: Twisted names only five signals)
-        self._signal(signal.SIGABRT if hung else "KILL")
+        self._signal(signal.SIGUSR2 if hung else "KILL")
         if hung:
             self._deadline = self._clock.callLater(STACK_DUMP_WAIT, self._signal, "KILL")
 
@@ -301,6 +292,12 @@ class WorkerHandle(ProcessProtocol):
     ) -> None:
         """Log a lifecycle event on the pool's event channel (the log and C{watch})."""
         self.log.emit(level, format, event=kind, workerId=self.workerId, pid=self.pid, **fields)
+
+    def _send(self, command: wire.Command) -> None:
+        """Write C{command} to the worker's command pipe, unless its process has exited."""
+        if self.state.signallable:
+            with suppress(KeyError, OSError):  # the pipe is closed: the worker is exiting
+                self.transport.writeToChild(wire.COMMAND_FD, wire.encode(command))
 
     def _signal(self, signalID: str | int) -> None:
         self._deadline = None

@@ -23,19 +23,27 @@ TRACEBACK_STARTS = (
 )
 """Lines that open a traceback."""
 
-CONTINUATIONS = (
-    *TRACEBACK_STARTS,
+CHAIN_MARKERS = (
     "During handling of the above exception",
     "The above exception was the direct cause",
-    "Extension modules:",
 )
+"""What may follow an exception line in the same traceback (after a blank line)."""
+
+CONTINUATIONS = (*TRACEBACK_STARTS, *CHAIN_MARKERS, "Extension modules:")
 """Unindented lines that do not end a traceback."""
 
 MAX_TRACEBACK_LINES = 500
 """A traceback longer than this is logged in parts."""
 
-CHAIN_WAIT = 0.05
-"""Seconds to wait after an exception line for a chained traceback to follow."""
+QUIET_WAIT = 0.05
+"""Seconds of silence on the stream after which a traceback is over (a chained one follows
+at once; faulthandler's dump has no last line)."""
+
+CHAIN_MARKERS = (
+    "During handling of the above exception",
+    "The above exception was the direct cause",
+)
+"""What may follow an exception line in the same traceback (after a blank line)."""
 
 
 class OutputRelay:
@@ -47,7 +55,7 @@ class OutputRelay:
         self._log = log
         self._workerId = workerId
         self._stream = stream
-        self._collecting = False
+        self._collecting = self._afterException = False
         self._traceback: list[str] = []
         self._lines = Lines(self._line)
 
@@ -62,21 +70,21 @@ class OutputRelay:
 
     def _line(self, raw: bytes) -> None:
         line = raw.decode("utf-8", "replace")
-        continues = line[:1].isspace() or not line or line.startswith(CONTINUATIONS)
-        if self._ended is not None:  # after an exception line: a chained traceback, or not
-            self._ended.cancel()
-            self._ended = None
-            if not continues:
+        if self._afterException:  # only a blank line or a chained traceback continues
+            if line and not line.startswith(CHAIN_MARKERS):
                 self._endTraceback()
+            else:
+                self._afterException = not line
+                self._collect(line)
+                return
         if self._collecting:
-            self._traceback.append(line)
-            if not continues:  # the exception line ends it, unless a chained one follows
-                self._ended = self._clock.callLater(CHAIN_WAIT, self._endTraceback)
-            elif len(self._traceback) >= MAX_TRACEBACK_LINES:
-                self._logTraceback()
+            self._collect(line)
+            self._afterException = not (
+                line[:1].isspace() or not line or line.startswith(CONTINUATIONS)
+            )
         elif line.startswith(TRACEBACK_STARTS):
             self._collecting = True
-            self._traceback.append(line)
+            self._collect(line)
         else:
             self._log.info(
                 "[worker {workerId}] {line}",
@@ -85,12 +93,21 @@ class OutputRelay:
                 stream=self._stream,
             )
 
+    def _collect(self, line: str) -> None:
+        """One more line of a traceback, which ends once its stream is quiet for a moment."""
+        self._traceback.append(line)
+        if len(self._traceback) >= MAX_TRACEBACK_LINES:
+            self._logTraceback()
+        if self._ended is not None and self._ended.active():
+            self._ended.cancel()
+        self._ended = self._clock.callLater(QUIET_WAIT, self._endTraceback)
+
     def _endTraceback(self) -> None:
         if self._ended is not None and self._ended.active():
             self._ended.cancel()
         self._ended = None
         self._logTraceback()
-        self._collecting = False
+        self._collecting = self._afterException = False
 
     def _logTraceback(self) -> None:
         if self._traceback:

@@ -187,7 +187,7 @@ class WorkerPool(Service):
     # What workers tell (WorkerHandle's PoolCallbacks)
 
     def workerReady(self, worker: WorkerHandle) -> None:
-        self._startup.observe(worker.startup)
+        self._startup.observe(self._totals.ready(worker.startup))
         self._backoff.recovered(worker.workerId)
         self._schedule()
 
@@ -292,8 +292,8 @@ class WorkerPool(Service):
         if self._backoff.waiting:
             return
         for _ in range(self._target - len(counted)):
-            starting = self._counted(WorkerState.STARTING)
-            if len(starting) >= MAX_STARTING or (self._backoff.streak and starting):
+            nowStarting = self._counted(WorkerState.STARTING)
+            if len(nowStarting) >= MAX_STARTING or (self._backoff.streak and nowStarting):
                 return  # more once these are ready (a crash streak: one probe at a time)
             if not self._spawn():
                 return

@@ -17,6 +17,7 @@ from twisted.python.failure import Failure
 
 from recycler.master.forking import ForkServers
 from recycler.master.listeners import SharedListeners
+from recycler.master.notify import SystemdNotifier
 from recycler.master.pool import PoolError, WorkerPool
 from recycler.master.reaping import OrphanReaper
 from recycler.master.signals import installSignalHandlers, signalTable
@@ -33,7 +34,7 @@ EXIT_APP_CANNOT_START = 3
 
 class RecyclerService(Service):
     """
-    Binds the shared sockets and the admin port (in C{privilegedStartService},
+    Binds the shared sockets, the admin and the monitoring port (in C{privilegedStartService},
     so a privileged port works with C{twistd --uid}), then starts the pool,
     which spawns workers on those sockets. Stopping drains every worker before
     it closes the shared sockets: closing them first would shut down every
@@ -46,7 +47,9 @@ class RecyclerService(Service):
 
     @ivar pool: The worker pool.
     @ivar admin: The admin endpoint description and the factory serving it, or L{None}.
+    @ivar metrics: The same for the monitoring port (C{--metrics}), bound after the admin port.
     @ivar forkServers: Where workers are forked from, or L{None} (exec).
+    @ivar notifier: Tells systemd how the master is doing, or L{None} (no C{NOTIFY_SOCKET}).
     """
 
     log = Logger()
@@ -60,17 +63,21 @@ class RecyclerService(Service):
         installSignals: Callable[..., None] | None = installSignalHandlers,
         exit: Callable[[int], None] = lambda status: _exitNow(status),
         forkServers: ForkServers | None = None,
+        metrics: tuple[str, Factory] | None = None,
+        notifier: SystemdNotifier | None = None,
     ) -> None:
         self._reactor = reactor
         self.listeners = listeners
         self.pool = pool
         self.admin = admin
+        self.metrics = metrics
         self._installSignals = installSignals
         self._exit = exit
         self._binding: Deferred[object] | None = None
-        self._adminPort: IListeningPort | None = None
+        self._operatorPorts: list[IListeningPort] = []
         self._stopRequested = False
         self.forkServers = forkServers
+        self.notifier = notifier
         self._orphans = OrphanReaper(reactor)
         pool.gaveUp.addCallback(self._appCannotStart)
 
@@ -80,12 +87,16 @@ class RecyclerService(Service):
 
     def startService(self) -> None:
         super().startService()
+        if self.notifier is not None:
+            self.notifier.start(self.pool)
         self._bind().addCallbacks(self._startPool, self._cannotListen)
         if self._installSignals is not None:
             self._reactor.callWhenRunning(self._installSignals, self._reactor, signalTable(self))
 
     def stopService(self) -> Deferred[object]:
         super().stopService()
+        if self.notifier is not None:
+            self.notifier.stopping()
         stopping = [self.pool.stopService() if self.pool.running else succeed(None)]
         if self.forkServers is not None:
             stopping.append(self.forkServers.stop())
@@ -123,21 +134,24 @@ class RecyclerService(Service):
         if self._binding is None:
             self._binding = self.listeners.listen()
             if self.admin is not None:
-                self._binding.addCallback(lambda _: self._bindAdmin(*self.admin))
+                self._binding.addCallback(lambda _: self._bindPort("admin", *self.admin))
+            if self.metrics is not None:
+                self._binding.addCallback(lambda _: self._bindPort("metrics", *self.metrics))
         return self._binding
 
-    def _bindAdmin(self, description: str, factory: Factory) -> Deferred[object]:
+    def _bindPort(self, what: str, description: str, factory: Factory) -> Deferred[object]:
         def bound(port: IListeningPort) -> None:
-            self._adminPort = port
+            self._operatorPorts.append(port)
             address = port.getHost()
             name = getattr(address, "name", None)
             if isinstance(name, bytes):
                 name = name.decode("utf-8", "replace")
             self.log.info(
-                "admin port on {description} ({address})",
+                "{what} port on {description} ({address})",
+                what=what,
                 description=description,
                 address=name or f"{address.host}:{address.port}",
-                event="admin-listening",
+                event=f"{what}-listening",
                 port=getattr(address, "port", None),
             )
 
@@ -170,8 +184,7 @@ class RecyclerService(Service):
     def _close(self) -> Deferred[object]:
         self._orphans.stop()
         ports = [self.listeners.close()]
-        if self._adminPort is not None:
-            ports.append(maybeDeferred(self._adminPort.stopListening))
+        ports.extend(maybeDeferred(port.stopListening) for port in self._operatorPorts)
         return DeferredList(ports)
 
     def _cannotListen(self, failure: Failure) -> None:

@@ -20,11 +20,16 @@ from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger, LogPublisher, globalLogPublisher
 from twisted.python.logfile import BaseLogFile
 
+from recycler.master.pool import WorkerPool
+
 log = Logger()
 
 
 class SignalTarget(Protocol):
     """What signals drive (L{recycler.master.service.RecyclerService})."""
+
+    pool: WorkerPool
+    """Whose live workers reopen their access logs on SIGUSR1."""
 
     def stop(self) -> None:
         """Drain every worker, close the sockets, exit 0."""
@@ -45,9 +50,15 @@ def signalTable(
      - SIGTERM, SIGINT, SIGQUIT: drain every worker, close the sockets, exit 0;
      - SIGHUP: rolling reload of every worker (as the admin C{reload});
      - SIGTTIN, SIGTTOU: one worker more, one fewer (gunicorn's convention);
-     - SIGUSR1: reopen the log files of C{publisher} (gunicorn's and nginx's);
+     - SIGUSR1: reopen the log files of C{publisher} (gunicorn's and nginx's),
+       and ask every live worker to reopen its access log;
      - SIGUSR2: not supported, logged; SIGWINCH: ignored, logged.
     """
+
+    def reopen() -> None:
+        reopenLogFiles(publisher)
+        reopenAccessLogs(target.pool)
+
     return {
         signal.SIGTERM: target.stop,
         signal.SIGINT: target.stop,
@@ -55,7 +66,7 @@ def signalTable(
         signal.SIGHUP: target.reload,
         signal.SIGTTIN: lambda: target.resize(1),
         signal.SIGTTOU: lambda: target.resize(-1),
-        signal.SIGUSR1: lambda: reopenLogFiles(publisher),
+        signal.SIGUSR1: reopen,
         signal.SIGUSR2: lambda: log.warn("SIGUSR2 is not supported; ignored"),
         signal.SIGWINCH: lambda: log.info("SIGWINCH ignored"),
     }
@@ -88,6 +99,17 @@ def reopenLogFiles(publisher: LogPublisher) -> None:
             continue
         logFile.reopen()
         log.info("reopened the log file {path}", path=logFile.path)
+
+
+def reopenAccessLogs(pool: WorkerPool) -> None:
+    """
+    Ask each live worker of C{pool} to reopen its access log, over its command
+    pipe: a worker still starting reads the command once it runs (a signal
+    could kill it before it installed a handler), and one that has exited
+    gets nothing. Workers without an access log ignore it.
+    """
+    for worker in pool.workers.values():
+        worker.reopenLogs()
 
 
 def installSignalHandlers(

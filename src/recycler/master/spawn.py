@@ -30,6 +30,15 @@ class Forker(Protocol):
         """
 
 
+class SpawnedWorker(Protocol):
+    """
+    A worker's process protocol (an L{IProcessProtocol} provider, a
+    L{recycler.master.handle.WorkerHandle}), which knows the worker's id.
+    """
+
+    workerId: int
+
+
 class Listeners(Protocol):
     """The shared listening sockets (L{recycler.master.listeners.SharedListeners})."""
 
@@ -57,17 +66,18 @@ class WorkerCommand:
     listeners: Listeners
     forker: Forker | None = None
 
-    def spawn(self, reactor: IReactorProcess, worker: IProcessProtocol) -> None:
+    def spawn(self, reactor: IReactorProcess, worker: SpawnedWorker) -> None:
         """
-        Start one worker process for C{worker}: forked, or exec'd.
+        Start one worker process for C{worker}: forked, or exec'd, told its id.
 
         @raise OSError: if it cannot be started (out of processes, memory...).
         """
         if self.forker is not None:
-            self.forker.fork(worker, self.workerArgs())
+            self.forker.fork(worker, self.workerArgs(worker.workerId))
             return
+        argv = self.argv(worker.workerId)
         reactor.spawnProcess(
-            worker, self.executable, self.argv(), env=dict(self.env), childFDs=self.childFDs()
+            worker, self.executable, argv, env=dict(self.env), childFDs=self.childFDs()
         )
 
     @property
@@ -79,13 +89,17 @@ class WorkerCommand:
         """The fork server's status, when workers are forked."""
         return None if self.forker is None else self.forker.status()
 
-    def workerArgs(self) -> list[str]:
-        """The worker's options, telling it how many listening sockets it gets."""
-        return [*self.args, "--listeners", str(len(self.listeners.filenos()))]
+    def workerArgs(self, workerId: int | None = None) -> list[str]:
+        """
+        The worker's options, telling it how many listening sockets it gets,
+        and its id (for its process title), if given.
+        """
+        args = [*self.args, "--listeners", str(len(self.listeners.filenos()))]
+        return args if workerId is None else [*args, "--id", str(workerId)]
 
-    def argv(self) -> list[str]:
+    def argv(self, workerId: int | None = None) -> list[str]:
         """The command line of an exec'd worker."""
-        return [self.executable, "-m", WORKER_MODULE, *self.workerArgs()]
+        return [self.executable, "-m", WORKER_MODULE, *self.workerArgs(workerId)]
 
     def childFDs(self) -> dict[int, int | str]:
         """

@@ -1,8 +1,9 @@
-# -*- test-case-name: tests.master.test_pool -*-
+# -*- test-case-name: tests.master.test_stats -*-
 """A frozen snapshot of a pool's counters: what C{stats}, C{metrics} and C{list} read."""
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Protocol
@@ -27,6 +28,48 @@ class ForkServerStatus:
     failure: str | None
 
 
+STARTUP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+"""Upper bounds, in seconds, of the spawn-to-ready histogram's buckets: a forked
+worker is ready in about 10 ms, an exec'd one in 0.2-0.4 s, a heavy app in seconds."""
+
+
+@attrs.frozen
+class Histogram:
+    """
+    Observations counted in buckets, as a Prometheus histogram counts them.
+
+    @ivar bounds: The buckets' upper bounds, ascending; a last bucket, C{+Inf}, follows.
+    @ivar counts: Observations in each bucket (not cumulative): one more than C{bounds}.
+    @ivar sum: The sum of every observation.
+    """
+
+    bounds: tuple[float, ...] = STARTUP_BUCKETS
+    counts: tuple[int, ...] = attrs.field(
+        default=attrs.Factory(lambda self: (0,) * (len(self.bounds) + 1), takes_self=True)
+    )
+    sum: float = 0.0
+
+    @property
+    def count(self) -> int:
+        """How many observations there were."""
+        return sum(self.counts)
+
+    def observe(self, value: float) -> Histogram:
+        """This histogram with C{value} counted in the first bucket whose bound is C{>= value}."""
+        index = bisect.bisect_left(self.bounds, value)
+        counts = list(self.counts)
+        counts[index] += 1
+        return attrs.evolve(self, counts=tuple(counts), sum=self.sum + value)
+
+    def cumulative(self) -> list[tuple[float, int]]:
+        """C{(upper bound, observations at most that)} per bucket, ending with C{+Inf}."""
+        total, buckets = 0, []
+        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
+            total += count
+            buckets.append((bound, total))
+        return buckets
+
+
 @attrs.frozen
 class PoolStats:
     """
@@ -48,6 +91,11 @@ class PoolStats:
     @ivar nextRespawnIn: Seconds until the next start attempt while backing off, or L{None}.
     @ivar spawn: How workers start: C{"fork"} or C{"exec"}.
     @ivar forkServer: The fork server, when workers are forked.
+    @ivar startups: Seconds from spawn to ready of every worker that became ready.
+    @ivar servedByWorker: Requests completed by each live worker, by worker id.
+
+    Snapshots compare equal by their counts: C{startups} and C{servedByWorker}
+    (the detail behind C{born} and C{served}) are left out of C{==}.
     """
 
     uptime: float
@@ -66,6 +114,8 @@ class PoolStats:
     nextRespawnIn: float | None
     spawn: str = "exec"
     forkServer: ForkServerStatus | None = None
+    startups: Histogram = attrs.field(default=Histogram(), eq=False)
+    servedByWorker: Mapping[int, int] = attrs.field(factory=dict, eq=False)
 
     @property
     def live(self) -> int:
@@ -76,6 +126,7 @@ class PoolStats:
 class LiveWorker(Protocol):
     """What a snapshot reads of a live worker (a L{recycler.master.handle.WorkerHandle})."""
 
+    workerId: int
     served: int
     inFlight: int
 
@@ -93,6 +144,13 @@ class PoolTotals:
     served: int = 0
     spawnFailures: int = 0
     recycles: Counter[str] = attrs.field(factory=Counter)
+    startups: Histogram = Histogram()
+
+    def ready(self, startup: float | None) -> float | None:
+        """A worker became ready C{startup} seconds after its spawn; returns C{startup}."""
+        if startup is not None:
+            self.startups = self.startups.observe(startup)
+        return startup
 
     def ended(self, served: int, killed: bool, why: str | None) -> None:
         """A worker exited after serving C{served}; C{why} it stopped (L{None}: not counted)."""
@@ -132,4 +190,6 @@ class PoolTotals:
             nextRespawnIn=nextRespawnIn,
             spawn=spawn,
             forkServer=forkServer,
+            startups=self.startups,
+            servedByWorker={worker.workerId: worker.served for worker in live},
         )

@@ -2,9 +2,9 @@
 """A real master in a subprocess, for end-to-end tests and benchmarks.
 
 The server runs as C{python -m twisted --log-format=json recycler ...} (or as
-C{twistd --logfile PATH recycler ...}, logging text to PATH); callers wait on its
-structured log events (with deadlines), and L{Server.kill} takes down its whole
-process group.
+C{twistd --logfile PATH recycler ...}, logging text to PATH, or as C{twistd
+--logger NAME recycler ...}); callers wait on its structured log events (with
+deadlines), and L{Server.kill} takes down its whole process group.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class Server:
         admin: str = "tcp:0:interface=127.0.0.1",
         inheritSocket: socket.socket | None = None,
         logFile: str | None = None,
+        logger: str | None = None,
     ) -> None:
         """
         @param inheritSocket: Hand this listening socket to the master as systemd
@@ -44,11 +45,16 @@ class Server:
             C{LISTEN_PID}).
         @param logFile: Run C{twistd -n --logfile LOGFILE} instead, which logs
             text to that file: no events to wait on then.
+        @param logger: Run C{twistd -n --logger LOGGER} instead, logging to
+            standard output with that observer factory (events are read from
+            its lines if they are JSON, as L{recycler.logs.jsonLinesObserver}'s).
         """
         runner = ["-m", "twisted", "--log-format=json", "--log-file=-"]
+        twistd = "from twisted.scripts.twistd import run; run()"
         if logFile is not None:
-            twistd = "from twisted.scripts.twistd import run; run()"
             runner = ["-c", twistd, "-n", "--pidfile=", "--logfile", logFile]
+        if logger is not None:
+            runner = ["-c", twistd, "-n", "--pidfile=", "--logger", logger]
         self.argv = [
             sys.executable, *runner, "recycler", "--listen", listen, "--admin", admin, *args,
         ]  # fmt: skip

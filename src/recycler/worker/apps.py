@@ -34,6 +34,7 @@ from twisted.web.resource import IResource
 from twisted.web.wsgi import WSGIResource
 
 from recycler import wire
+from recycler.worker.access import AccessLogFile
 from recycler.worker.drain import IDrainable
 from recycler.worker.drain.http import DrainableSite
 from recycler.worker.drain.tcp import DrainableFactory
@@ -89,15 +90,18 @@ def loadApp(name: str) -> object:
     return app
 
 
-def serverFor(app: object, reactor: IReactorTime, threads: int = 10) -> AppServer:
+def serverFor(
+    app: object, reactor: IReactorTime, threads: int = 10, accessLog: AccessLogFile | None = None
+) -> AppServer:
     """
     Find out what kind of app C{app} is and build the factory that serves it;
     a factory is called first. (C{reactor} also runs WSGI results back from
-    threads: C{IReactorFromThreads}.)
+    threads: C{IReactorFromThreads}.) HTTP apps (resources, WSGI) write a line
+    per request to C{accessLog}, if given.
 
     @raise AppError: if it is of no known kind, or a factory callable fails.
     """
-    server = _serverForServable(app, reactor, threads)
+    server = _serverForServable(app, reactor, threads, accessLog)
     if server is not None:
         return server
     if not _isFactory(app):
@@ -106,17 +110,20 @@ def serverFor(app: object, reactor: IReactorTime, threads: int = 10) -> AppServe
         made = app()  # type: ignore[operator]
     except Exception as e:
         raise AppError(f"{app!r} raised {type(e).__name__}: {e}", traceback.format_exc()) from e
-    server = _serverForServable(made, reactor, threads)
+    server = _serverForServable(made, reactor, threads, accessLog)
     if server is None:
         raise AppError(f"{app!r} returned {made!r}, which is not {SERVABLE}")
     return attrs.evolve(server, description=f"{server.description} from {app!r}")
 
 
-def _serverForServable(app: object, reactor: IReactorTime, threads: int) -> AppServer | None:
+def _serverForServable(
+    app: object, reactor: IReactorTime, threads: int, accessLog: AccessLogFile | None
+) -> AppServer | None:
     """The server for a resource, a protocol factory or a WSGI app; L{None} for anything else."""
     resource = IResource(app, None)
     if resource is not None:
-        return AppServer(DrainableSite(resource, reactor=reactor), "twisted.web resource")
+        site = DrainableSite(resource, reactor=reactor, accessLog=accessLog)
+        return AppServer(site, "twisted.web resource")
     if IProtocolFactory.providedBy(app):
         return AppServer(DrainableFactory(app, reactor), "protocol factory")
     signature = _signature(app)
@@ -124,7 +131,7 @@ def _serverForServable(app: object, reactor: IReactorTime, threads: int) -> AppS
         return None
     pool = ThreadPool(minthreads=1, maxthreads=threads, name="wsgi")
     wsgi = WSGIResource(reactor, pool, conformingApp(app))  # type: ignore[arg-type]
-    site = DrainableSite(wsgi, reactor=reactor)
+    site = DrainableSite(wsgi, reactor=reactor, accessLog=accessLog)
     return AppServer(site, f"WSGI app on {threads} threads", pool)
 
 

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from recycler import wire
+from recycler.worker.titles import setTitle
 
 EXIT_PRELOAD_FAILED = 3
 """Exit status (after a C{failed} event) when the runtime or the app cannot be preloaded."""
@@ -251,9 +252,10 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Preload, report C{ready} (or C{failed}, exit 3), then fork workers until EOF."""
     # Ctrl-C, Ctrl-\ and a HUP sent to the whole process group are the master's
     # to act on; the fork server lives until the master closes its socket.
-    for number in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
+    for number in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1):
         signal.signal(number, signal.SIG_IGN)
     options = parseArgs(sys.argv[1:] if argv is None else argv)
+    setTitle("fork server", options.preload)
     try:
         preload(options.preload)
     except PreloadError as e:

@@ -1,14 +1,15 @@
 # -*- test-case-name: tests.worker.test_link -*-
 """The worker's pipes to the master: commands in, events out.
 
-Commands arrive on fd 3 (L{wire.COMMAND_FD}), read by L{MasterLink}; EOF there
-means the master is gone. Events leave on fd 4 (L{wire.EVENT_FD}), written by
-L{sendEvent}.
+Commands arrive on fd 3 (L{wire.COMMAND_FD}), read by L{MasterLink}: C{drain},
+and C{reopen} for the access log; EOF there means the master is gone. Events
+leave on fd 4 (L{wire.EVENT_FD}), written by L{sendEvent}.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from twisted.logger import Logger
 from twisted.protocols.basic import LineOnlyReceiver
@@ -31,13 +32,19 @@ def sendEvent(kind: wire.Event, **fields: object) -> bool:
 
 
 class MasterLink(LineOnlyReceiver):
-    """The command pipe, seen from the worker: C{drain} lines in; EOF means the master died."""
+    """
+    The command pipe, seen from the worker: C{drain} and C{reopen} lines in;
+    EOF means the master died.
+
+    @ivar reopenLogs: Reopens the access log, or L{None} if the worker has none.
+    """
 
     delimiter = b"\n"
     log = Logger()
 
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, worker: Worker, reopenLogs: Callable[[], None] | None = None) -> None:
         self.worker = worker
+        self.reopenLogs = reopenLogs
 
     def lineReceived(self, line: bytes) -> None:
         try:
@@ -47,6 +54,8 @@ class MasterLink(LineOnlyReceiver):
             return
         if kind == wire.Command.DRAIN:
             self.worker.stop()
+        elif kind == wire.Command.REOPEN and self.reopenLogs is not None:
+            self.reopenLogs()
 
     def connectionLost(self, reason: object = None) -> None:
         self.worker.masterGone()

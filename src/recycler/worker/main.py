@@ -21,12 +21,14 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from recycler import wire
+from recycler.worker.access import openAccessLog
 from recycler.worker.apps import loadApp, serverFor
 from recycler.worker.errors import AppError
 from recycler.worker.lifecycle import Worker
 from recycler.worker.link import MasterLink, sendEvent
 from recycler.worker.logs import beginLogging
 from recycler.worker.sockets import adoptListeners
+from recycler.worker.titles import setTitle
 from recycler.worker.tls import withTLS
 
 EXIT_USAGE = 2
@@ -35,8 +37,13 @@ EXIT_USAGE = 2
 EXIT_APP_ERROR = 3
 """Exit status of a worker whose app cannot be loaded or served."""
 
-MAX_TRACEBACK = 16 * 1024
+MAX_TRACEBACK = 8 * 1024
 """Characters of an app's traceback sent to the master (its last ones)."""
+
+MAX_REASON = 1024
+"""Characters of the one-line reason sent to the master. With the traceback, the
+event stays one line of the event pipe even if every character is escaped
+(C{\\uXXXX}: 6 bytes) in its JSON."""
 
 log = Logger()
 
@@ -61,6 +68,8 @@ class WorkerOptions(usage.Options):
         ["nice", None, 0, "Lower the CPU priority by this much once ready.", int],
         ["tls-cert", None, None, "PEM file with the TLS certificate (and key)."],
         ["tls-key", None, None, "PEM file with the TLS private key, if not in --tls-cert."],
+        ["id", None, None, "The master's id for this worker, shown in its process title.", int],
+        ["access-log", None, None, "Append a line per HTTP request to this file (-: stdout)."],
     ]
 
     def postOptions(self) -> None:
@@ -82,25 +91,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     # Ctrl-C and Ctrl-\ reach the whole process group: only the master reacts to them.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGQUIT, signal.SIG_IGN)
-    # The master sends SIGABRT to a hung worker: every thread's stack goes to stderr.
-    faulthandler.enable(all_threads=True)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # the master sends `reopen` instead
+    # The master sends SIGUSR2 to a hung worker: every thread's stack goes to stderr
+    # (from C, so even a thread stuck holding the GIL), and it carries on until the
+    # SIGKILL that follows. SIGABRT, gunicorn's, would also dump a core of the worker.
+    faulthandler.register(signal.SIGUSR2, all_threads=True, chain=False)
     options = WorkerOptions()
     try:
         options.parseOptions(sys.argv[1:] if argv is None else argv)
     except usage.UsageError as e:
         sys.stderr.write(f"recycler worker: {e}\n")
         sys.exit(EXIT_USAGE)
+    workerId = options["id"]
+    setTitle("worker" if workerId is None else f"worker {workerId}", options["app"])
 
     from twisted.internet import reactor
 
     beginLogging()
     try:
-        app = serverFor(loadApp(options["app"]), reactor, options["threads"])
+        accessLog = openAccessLog(options["access-log"])
+        app = serverFor(loadApp(options["app"]), reactor, options["threads"], accessLog)
         factory = withTLS(app.factory, options["tls-cert"], options["tls-key"])
     except AppError as e:
         # The master logs the reason once per crash streak, not once per attempt.
         details = {"traceback": e.traceback[-MAX_TRACEBACK:]} if e.traceback else {}
-        if not sendEvent(wire.Event.FAILED, reason=str(e), **details):
+        if not sendEvent(wire.Event.FAILED, reason=str(e)[:MAX_REASON], **details):
             sys.stderr.write(f"recycler worker: {e}\n{e.traceback or ''}")
         sys.exit(EXIT_APP_ERROR)
     log.info("serving {app} ({description})", app=options["app"], description=app.description)
@@ -116,7 +131,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         statusInterval=options["status-interval"],
         send=sendEvent,
     )
-    stdio.StandardIO(MasterLink(worker), stdin=wire.COMMAND_FD, stdout=wire.EVENT_FD)
+    link = MasterLink(worker, None if accessLog is None else accessLog.reopen)
+    stdio.StandardIO(link, stdin=wire.COMMAND_FD, stdout=wire.EVENT_FD)
     reactor.callWhenRunning(worker.start)
     if options["nice"]:
         # Once ready: a starting worker (nice 0) then gets the CPU before serving ones.

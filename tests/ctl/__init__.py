@@ -1,0 +1,1 @@
+"""Unit tests of recyclerctl (L{recycler.ctl}): socket pairs stand in for the admin port."""
