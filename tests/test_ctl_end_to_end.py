@@ -198,6 +198,9 @@ def test_watchUntilInterrupted(startServer, client):
         [*client, "--admin", admin, "--json", "watch"],
         stdout=subprocess.PIPE,
         env=env,
+        # A shell's background job (a CI runner's, say) ignores SIGINT, and its
+        # children inherit that: give the client the default, as a terminal's has.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         output = Output(process.stdout.fileno())
