@@ -1,6 +1,6 @@
 """Benchmarks: start each server, load it on 127.0.0.1 with ab and wrk, print one table each.
 
-    python bench/run.py            # full run (about 7-8 minutes): tables and the lifetimes
+    python bench/run.py            # full run (about 12 minutes): tables and the lifetimes
                                    # plot written into docs/
     python bench/run.py --quick    # every scenario shrunk (under 3 minutes), nothing written
     python bench/run.py --only hello,scale   # some scenarios, nothing written
@@ -30,6 +30,13 @@ the scenarios that compare the two run both in the same invocation. The scenario
     idle: failures, req/s, recycles against those asked, and the master's CPU, fork and
     exec. 100000 requests (about 10 s) so that the recycle rate is measured over some
     200 recycles asked.
+ 6. C{wsgi}: the hello app as WSGI (C{bench/hello_wsgi.py}), 4 workers, under
+    C{wrk -t2 -c 50 -d 8s} and C{ab -c 50 -n 40000}: recycler's WSGI container threaded
+    (C{--threads 10}) and synchronous (C{--threads 0}, where this recycler takes it),
+    gunicorn sync and gthread (1 and 4 threads), recycler's native resource as the
+    reference, and a one-route Flask app (C{bench/flask_app.py}) under recycler and
+    gunicorn sync; recycling off for all, on (C{--ttl 2:6}, calibrated
+    C{--max-requests}) for recycler's WSGI modes and gunicorn's best. About 5 minutes.
 
 Every run is bounded (ab by its request count or time limit, wrk by its duration) and
 every server is killed, process group and all, when its run ends.
@@ -100,6 +107,8 @@ class Sizes:
     ttl01Seconds: int
     scaleRequests: int
     scaleIdle: int
+    wsgiRequests: int
+    wsgiSeconds: int
 
 
 FULL = Sizes(
@@ -111,6 +120,8 @@ FULL = Sizes(
     ttl01Seconds=15,
     scaleRequests=100000,
     scaleIdle=10,
+    wsgiRequests=40000,
+    wsgiSeconds=8,
 )
 QUICK = Sizes(
     seedRequests=60,
@@ -121,6 +132,8 @@ QUICK = Sizes(
     ttl01Seconds=4,
     scaleRequests=20000,
     scaleIdle=3,
+    wsgiRequests=3000,
+    wsgiSeconds=2,
 )
 
 
@@ -261,16 +274,27 @@ def nodeSeed(recycle: bool) -> AbstractContextManager[LogTarget]:
     return externalServer(["node", str(NODE_SEED)], env, port, lambda out: True, r"death: ")
 
 
-def gunicorn(maxRequests: int = 0, jitter: int = 0) -> AbstractContextManager[LogTarget]:
-    """gunicorn, gthread worker, 4 workers, serving C{bench/hello_wsgi.py}."""
+def gunicorn(
+    maxRequests: int = 0,
+    jitter: int = 0,
+    workerClass: str = "gthread",
+    threads: int = 1,
+    app: str = "hello_wsgi:application",
+) -> AbstractContextManager[LogTarget]:
+    """
+    gunicorn, 4 workers of C{workerClass} (C{sync} or C{gthread} with C{threads}
+    threads), serving C{app} from C{bench/} (C{bench/hello_wsgi.py} by default).
+    """
     port = freePort()
     command = [
-        sys.executable, "-m", "gunicorn", "--pythonpath", str(BENCH), "-k", "gthread",
+        sys.executable, "-m", "gunicorn", "--pythonpath", str(BENCH), "-k", workerClass,
         "-w", "4", "-b", f"127.0.0.1:{port}", "--error-logfile", "-", "--log-level", "info",
     ]  # fmt: skip
+    if workerClass == "gthread":
+        command += ["--threads", str(threads)]
     if maxRequests:
         command += ["--max-requests", str(maxRequests), "--max-requests-jitter", str(jitter)]
-    command.append("hello_wsgi:application")
+    command.append(app)
     return externalServer(
         command,
         dict(os.environ),
@@ -288,6 +312,17 @@ def hasNode() -> bool:
 def hasGunicorn() -> bool:
     """Whether gunicorn is importable."""
     return find_spec("gunicorn") is not None
+
+
+def hasFlask() -> bool:
+    """Whether Flask is importable (a test extra)."""
+    return find_spec("flask") is not None
+
+
+def hasSyncWSGI() -> bool:
+    """Whether this recycler takes C{--threads 0} (a WSGI app run in the reactor thread)."""
+    check = [sys.executable, "-m", "twisted", "recycler", "--threads", "0", "--check-config"]
+    return subprocess.run(check, capture_output=True, timeout=60).returncode == 0
 
 
 # What a process costs, from /proc.
@@ -1063,6 +1098,207 @@ def scaleScenario(sizes: Sizes) -> Section:
     )
 
 
+# Scenario 6: WSGI apps, recycler (threaded, sync) against gunicorn (sync, gthread) and native.
+
+
+@dataclass(frozen=True)
+class WSGIServer:
+    """One server configuration of the C{wsgi} scenario."""
+
+    app: str  # "hello" (bench/hello_wsgi.py, or recycler.demo:hello natively) or "Flask"
+    server: str  # "recycler" or "gunicorn"
+    mode: str  # how it serves the app, as shown in the table
+    args: tuple[str, ...] = ()  # recycler: its options besides --ttl
+    gunicornOptions: tuple[tuple[str, Any], ...] = ()  # gunicorn: keyword arguments of gunicorn()
+
+    def start(self, recycling: tuple[int, int] | None) -> AbstractContextManager[Target]:
+        """
+        Start it, recycling off (L{None}) or on: recycler with C{--ttl 2:6}, gunicorn
+        with C{recycling} as its C{--max-requests} and jitter.
+        """
+        if self.server == "recycler":
+            return recycler("--ttl", "off" if recycling is None else "2:6", *self.args)
+        maxRequests, jitter = recycling or (0, 0)
+        return gunicorn(maxRequests, jitter, **dict(self.gunicornOptions))
+
+
+WSGI_APPS = {"hello": "hello_wsgi:application", "Flask": "flask_app:app"}
+WSGI_TTL = "TTL 2-6 s"
+
+
+def wsgiServers(sync: bool) -> list[WSGIServer]:
+    """The configurations run, given whether recycler takes C{--threads 0}."""
+    modes = [("WSGI, `--threads 10`", "10")] + ([("WSGI, `--threads 0`", "0")] if sync else [])
+    servers = []
+    for app in ("hello", "Flask"):
+        if app == "Flask" and not hasFlask():
+            continue
+        for mode, threads in modes:
+            servers.append(
+                WSGIServer(app, "recycler", mode, ("--app", WSGI_APPS[app], "--threads", threads))
+            )
+        if app == "hello":
+            servers.append(WSGIServer(app, "recycler", "native resource", ("--app", HELLO)))
+        if hasGunicorn():
+            kinds = [("`-k sync`", (("workerClass", "sync"),))]
+            if app == "hello":
+                kinds += [
+                    (f"`-k gthread --threads {n}`", (("workerClass", "gthread"), ("threads", n)))
+                    for n in (1, 4)
+                ]
+            for mode, options in kinds:
+                servers.append(
+                    WSGIServer(app, "gunicorn", mode, (), (*options, ("app", WSGI_APPS[app])))
+                )
+    return servers
+
+
+def wsgiScenario(sizes: Sizes) -> Section:
+    """
+    Scenario 6: the same zero-delay WSGI app under recycler (threaded and synchronous),
+    gunicorn (sync, gthread) and recycler's native resource, plus a Flask app; recycling
+    off for all, on for recycler's WSGI modes and gunicorn's best.
+    """
+    # recycler's workers import the apps of bench/ (gunicorn gets --pythonpath).
+    paths = [str(BENCH), *filter(None, [os.environ.get("PYTHONPATH")])]
+    os.environ["PYTHONPATH"] = os.pathsep.join(paths)
+    loads: list[tuple[str, Callable[[str], Result]]] = [
+        (f"wrk -t2 -c 50 -d {sizes.wsgiSeconds}s", lambda url: wrk(url, 50, sizes.wsgiSeconds)),
+        (f"ab -c 50 -n {sizes.wsgiRequests}", lambda url: ab(url, 50, sizes.wsgiRequests)),
+    ]
+    sync = hasSyncWSGI()
+    servers = wsgiServers(sync)
+    native = next(s for s in servers if s.mode == "native resource")
+    results: dict[tuple[WSGIServer, str, str], Result] = {}  # (server, load, recycling)
+
+    def run(server: WSGIServer, recycling: str, calibration: tuple[int, int] | None, which):
+        """Run the loads C{which} on one start of C{server}."""
+        with server.start(calibration) as target:
+            for loadName, load in which:
+                result = measure(target, load)
+                results[server, loadName, recycling] = result
+                report(f"wsgi, {loadName}, {server.app}, {server.server} {server.mode}, "
+                       f"{recycling}", result)  # fmt: skip
+
+    for server in servers:  # recycling off: one start per server, both loads
+        run(server, "off", None, loads)
+    for server in servers:  # recycling on: recycler's WSGI modes on the hello app
+        if server.server == "recycler" and server.app == "hello" and server is not native:
+            run(server, WSGI_TTL, (0, 0), loads)
+    best: dict[tuple[str, str], WSGIServer] = {}  # (load, app) -> gunicorn's best, off
+    for loadName, load in loads:
+        for app in WSGI_APPS:
+            ranked = [
+                (results[s, loadName, "off"]["rps"], i, s)
+                for i, s in enumerate(servers)
+                if s.server == "gunicorn" and s.app == app
+            ]
+            if ranked:
+                best[loadName, app] = max(ranked)[2]
+        if (loadName, "hello") in best:  # recycling on: gunicorn's best, calibrated per load
+            # A worker serving rps/4 a second lives 2-6 s with rps/2 + 0..rps requests.
+            server = best[loadName, "hello"]
+            rps = results[server, loadName, "off"]["rps"]
+            maxRequests, jitter = round(rps / 2), round(rps)
+            run(server, f"max-requests {maxRequests} + 0-{jitter}", (maxRequests, jitter),
+                [(loadName, load)])  # fmt: skip
+
+    rows = []
+    proof = []
+    for loadName, _ in loads:
+        nativeOff = results[native, loadName, "off"]["rps"]
+        for server in servers:
+            for (s, ld, recycling), r in results.items():
+                if s != server or ld != loadName:
+                    continue
+                on = recycling != "off"
+                off = results[server, loadName, "off"]["rps"]
+                gBest = best.get((loadName, server.app))
+                bestRps = None
+                if gBest is not None:
+                    bestRuns = [
+                        rr["rps"]
+                        for (ss, ll, rec), rr in results.items()
+                        if ss == gBest and ll == loadName and (rec != "off") == on
+                    ]
+                    bestRps = bestRuns[0] if bestRuns else None
+                isBest = server == gBest
+                rows.append(
+                    [
+                        loadName,
+                        server.app,
+                        server.server,
+                        server.mode + (" (best)" if isBest else ""),
+                        recycling,
+                        f"{r['rps']:.0f}",
+                        ratio(r["rps"], off) if on else NONE,
+                        NONE if isBest else ratio(r["rps"], bestRps),
+                        NONE if on or server is native else ratio(r["rps"], nativeOff),
+                        f"{r['errors']:.0f}",
+                        f"{r['non2xx']:.0f}",
+                        f"{r['recycles']:.0f}",
+                    ]
+                )
+    header = ["load", "app", "server", "mode", "recycling", "req/s", "on / off",
+              "this / gunicorn best", "this / recycler native", "errors", "non-2xx",
+              "recycles"]  # fmt: skip
+    for server in servers:
+        if server.server != "recycler" or server.app != "hello" or server is native:
+            continue
+        figures = [server.mode]
+        for loadName, _ in loads:
+            off = results[server, loadName, "off"]["rps"]
+            gBest = best.get((loadName, "hello"))
+            figures.append(ratio(off, results[gBest, loadName, "off"]["rps"]) if gBest else NONE)
+        wrkName = loads[0][0]
+        figures.append(ratio(results[server, wrkName, "off"]["rps"],
+                             results[native, wrkName, "off"]["rps"]))  # fmt: skip
+        for loadName, _ in loads:
+            figures.append(ratio(results[server, loadName, WSGI_TTL]["rps"],
+                                 results[server, loadName, "off"]["rps"]))  # fmt: skip
+        errors = sum(r["errors"] + r["non2xx"] for (s, _, _), r in results.items() if s == server)
+        figures.append(f"{errors:.0f}")
+        proof.append(figures)
+    proofHeader = ["recycler hello", "/ gunicorn best, wrk", "/ gunicorn best, ab",
+                   "/ native, wrk", "on / off, wrk", "on / off, ab",
+                   "errors + non-2xx"]  # fmt: skip
+    skipped = []
+    if not sync:
+        skipped.append(
+            "this recycler does not take `--threads 0` (`recycler --threads 0 --check-config` "
+            "failed), so the synchronous mode's rows are left out"
+        )
+    if not hasGunicorn():
+        skipped.append("gunicorn is not installed, so its rows are left out")
+    if not hasFlask():
+        skipped.append("Flask is not installed, so the Flask rows are left out")
+    note = (" Skipped: " + "; ".join(skipped) + ".") if skipped else ""
+    return Section(
+        "WSGI apps: recycler (threaded, synchronous) against gunicorn and the native resource",
+        "4 workers serving the same zero-delay WSGI app (`bench/hello_wsgi.py`, which answers "
+        "`hello` with the headers of `recycler.demo:hello`): recycler's WSGI container, "
+        "threaded (`--threads 10`) and synchronous (`--threads 0`: the app runs in the "
+        "reactor thread, one request at a time per worker); gunicorn's sync worker and its "
+        "gthread worker with 1 and 4 threads; and recycler's native twisted.web resource "
+        "(`recycler.demo:hello`) as the reference. A one-route Flask app "
+        "(`bench/flask_app.py`) shows a real framework's cost, under recycler (each mode) "
+        f"and gunicorn sync. Loads: `wrk -t2 -c 50 -d {sizes.wsgiSeconds}s` (keep-alive; "
+        "gunicorn sync closes every connection) and "
+        f"`ab -r -c 50 -n {sizes.wsgiRequests}` (a connection per request); one start per "
+        "server and recycling setting, the loads one after the other. Every server runs with "
+        "recycling off; recycler's WSGI modes on the hello app also with `--ttl 2:6`, and "
+        "gunicorn's best configuration for each load (highest recycling-off req/s, marked "
+        '"best") with `--max-requests` calibrated from that req/s as in the hello scenario '
+        '(its workers too live 2-6 s). "on / off" is a server\'s req/s with recycling on '
+        'over its own with recycling off; "this / gunicorn best" compares with gunicorn\'s '
+        "best configuration on the same app, load and recycling (off with off, on with on); "
+        '"this / recycler native" with the native resource, recycling off. "errors" are '
+        "wrk's socket errors or ab's failed requests. The second table gathers the ratios "
+        "recycler's WSGI modes are judged by, all from this invocation." + note,
+        markdownTable(header, rows) + "\n\n" + markdownTable(proofHeader, proof),
+    )
+
+
 # The whole run.
 
 SCENARIOS: dict[str, Callable[[Sizes, Path | None], Section]] = {
@@ -1071,6 +1307,7 @@ SCENARIOS: dict[str, Callable[[Sizes, Path | None], Section]] = {
     "respawn": lambda sizes, plot: respawnScenario(sizes),
     "ttl01": lambda sizes, plot: ttl01Scenario(sizes),
     "scale": lambda sizes, plot: scaleScenario(sizes),
+    "wsgi": lambda sizes, plot: wsgiScenario(sizes),
 }
 
 
