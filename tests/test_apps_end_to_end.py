@@ -49,14 +49,20 @@ async def test_webResource(startServer):
     assert all(code == 200 and body.startswith(b"Hello from twisted.web") for code, body in results)
 
 
-def test_validatedWSGIApp(startServer):
+@pytest.mark.parametrize(
+    ("threads", "description"),
+    [((), "WSGI app in the reactor thread"), (("--threads", "10"), "WSGI app on 10 threads")],
+)
+def test_validatedWSGIApp(startServer, threads, description):
     """
     A C{wsgiref.validate}d app (it takes C{*args}), named in Twisted's dotted
-    form, is served as WSGI: GET, HEAD, POST, a chunked request body and a
-    streamed response all answer, the validator raises nothing, and the
-    environ says the app runs in several processes, even with one worker.
+    form, is served as WSGI (in the reactor thread, the default, and on a
+    thread pool): GET, HEAD, POST, a chunked request body and a streamed response
+    all answer, the validator raises nothing, and the environ says the app
+    runs in several processes, even with one worker.
     """
-    server = startServer("--workers", "1", "--ttl", "off", "--app", "tests.wsgi_app.validated")
+    app = ("--app", "tests.wsgi_app.validated")
+    server = startServer("--workers", "1", "--ttl", "off", *app, *threads)
     server.waitReady(1)
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     plain = {"Content-Type": "text/plain"}
@@ -80,7 +86,7 @@ def test_validatedWSGIApp(startServer):
     server.signal(signal.SIGTERM)
     assert server.wait() == 0  # every line the worker wrote is in the output by now
     output = server.output()
-    assert "WSGI app on 10 threads" in output
+    assert description in output
     for problem in ("AssertionError", "WSGIWarning", "WSGI application error", "Traceback"):
         assert problem not in output
 

@@ -165,7 +165,7 @@ class ParseTests(TemporaryFiles):
         options, _ = self.parse(**environ)
         self.assertEqual((options["workers"], options["grace"]), (5, 6))
         options, _ = self.parse("--config", config)
-        self.assertEqual((options["workers"], options["grace"], options["threads"]), (3, 7, 10))
+        self.assertEqual((options["workers"], options["grace"], options["threads"]), (3, 7, 0))
 
     def test_listenIsReplaced(self) -> None:
         """The highest source that gives --listen replaces the others' --listen."""

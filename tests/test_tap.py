@@ -103,7 +103,7 @@ class ParsingTests(SynchronousTestCase):
             command.argv()[1:],
             [
                 "-m", "recycler.worker", "--app", "m:a", "--grace", "10.0",
-                "--status-interval", "1.0", "--threads", "10", "--nice", "0", "--listeners", "2",
+                "--status-interval", "1.0", "--threads", "0", "--nice", "0", "--listeners", "2",
             ],
         )  # fmt: skip
         self.assertEqual(command.env["PYTHONUNBUFFERED"], "1")
@@ -126,7 +126,7 @@ BAD_VALUES = [
     (["--listen", "systemd:domain=INET:name=http"], "LISTEN_FDS"),
     (["--tls-cert", "/no/such.pem"], "--tls-cert: cannot load"),
     (["--tls-key", "/no/such.pem"], "needs --tls-cert"),
-    (["--threads", "0"], "--threads: must be at least 1"),
+    (["--threads", "-1"], "--threads: must be 0 or more"),
     (["--admin-token", " padded"], "one word"),
     (["--admin-token", ""], "one word"),
     (["--admin", "tcp:10081"], "--admin: 'tcp:10081' takes clients from other hosts"),

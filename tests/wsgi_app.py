@@ -6,8 +6,11 @@ The validator's wrapper takes C{*args}, as many middleware wrappers do. Paths:
 C{/echo} answers the request body, read from C{wsgi.input} (up to
 C{CONTENT_LENGTH}, or to its end when the server says it is terminated: chunked
 bodies); C{/stream} answers from a generator, in pieces; C{/environ} answers the
-environ's plain values as JSON; any other path answers C{hello}. A violation
-raises C{AssertionError} in the worker, which Twisted logs and answers with 500.
+environ's plain values as JSON; C{/closing} answers with an iterable that
+records its C{close()} in L{CLOSED}; C{/fail} raises L{Failed} after
+C{start_response}, before any byte of the body, C{/failLate} after the first
+piece; any other path answers C{hello}. A violation raises C{AssertionError} in
+the worker, which recycler logs and answers with 500 (or cuts the connection).
 """
 
 from __future__ import annotations
@@ -21,12 +24,34 @@ from wsgiref.validate import validator
 STREAMED = [b"one ", b"two ", b"three\n"]
 """The pieces C{/stream} sends, one per iteration."""
 
+CLOSED: list[bool] = []
+"""Each C{/closing} response appends C{True} once closed."""
+
+
+class Failed(Exception):
+    """What C{/fail} and C{/failLate} raise."""
+
+
+class Closing:
+    """A response iterable (not a list) that records its C{close()}."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield b"closing\n"
+
+    def close(self) -> None:
+        CLOSED.append(True)
+
 
 def simpleApp(environ: WSGIEnvironment, startResponse: StartResponse) -> Iterable[bytes]:
     """Answer according to C{PATH_INFO} (see the module docstring)."""
     path = environ["PATH_INFO"]
     if path == "/stream":
         return stream(startResponse)
+    if path in ("/fail", "/failLate"):
+        return failing(startResponse, path == "/failLate")
+    if path == "/closing":
+        startResponse("200 OK", [("Content-Type", "text/plain")])
+        return Closing()
     if path == "/echo":
         body = readBody(environ)
     elif path == "/environ":
@@ -52,6 +77,14 @@ def stream(startResponse: StartResponse) -> Iterator[bytes]:
     """A streamed response: the status once the body is first asked for, then L{STREAMED}."""
     startResponse("200 OK", [("Content-Type", "text/plain")])
     yield from STREAMED
+
+
+def failing(startResponse: StartResponse, late: bool) -> Iterator[bytes]:
+    """Start a response, then raise L{Failed}: after a first piece if C{late}."""
+    startResponse("200 OK", [("Content-Type", "text/plain")])
+    if late:
+        yield b"first"
+    raise Failed("as asked")
 
 
 validated = validator(simpleApp)

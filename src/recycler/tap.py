@@ -78,7 +78,13 @@ class Options(usage.Options):
         ["ttl", None, "0:5", "Worker lifetime MIN:MAX in seconds, drawn per worker, or 'off'."],
         ["grace", None, 30.0, "Seconds a draining worker gets before SIGKILL.", positiveFloat],
         ["app", None, "recycler.demo:resource", "The app each worker serves (module:name)."],
-        ["threads", None, 10, "Threads per worker serving a WSGI app.", positiveInt],
+        [
+            "threads",
+            None,
+            0,
+            "Threads per worker serving a WSGI app; 0: in the reactor thread.",
+            nonNegativeInt,
+        ],
         ["tls-cert", None, None, "Serve TLS with this PEM certificate (and key)."],
         ["tls-key", None, None, "PEM private key, if not in --tls-cert."],
         [

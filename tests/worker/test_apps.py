@@ -12,9 +12,9 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import Resource
-from twisted.web.wsgi import WSGIResource
 
 from recycler.worker.apps import loadApp, serverFor
+from recycler.worker.container import WSGIContainer
 from recycler.worker.drain.http import DrainableSite
 from recycler.worker.drain.tcp import DrainableFactory
 from recycler.worker.errors import AppError
@@ -82,9 +82,16 @@ class ServerForTests(SynchronousTestCase):
         """A callable taking (environ, start_response) is served as WSGI on a sized thread pool."""
         for app in [wsgiApp, CallableWSGI()]:
             served = serverFor(app, Clock(), threads=7)
-            self.assertIsInstance(served.factory.resource, WSGIResource)
+            self.assertIsInstance(served.factory.resource, WSGIContainer)
             self.assertEqual(served.threadPool.max, 7)
             self.assertEqual(served.description, "WSGI app on 7 threads")
+
+    def test_wsgiInTheReactorThread(self) -> None:
+        """With no thread (C{--threads 0}), a WSGI app runs in the reactor thread: no pool."""
+        served = serverFor(wsgiApp, Clock(), threads=0)
+        self.assertIsInstance(served.factory.resource, WSGIContainer)
+        self.assertIsNone(served.threadPool)
+        self.assertEqual(served.description, "WSGI app in the reactor thread")
 
     def test_wsgiTakingStarArgs(self) -> None:
         """
@@ -220,15 +227,24 @@ class Response:
         self.status, _, self.headers = head.partition(b"\r\n")
 
 
-def serve(app: object, request: bytes) -> Response:
-    """Serve one raw request with L{serverFor}'s site, in this thread, and parse the answer."""
-    served = serverFor(app, ThreadlessReactor())
-    served.threadPool.callInThread = lambda f, *args, **kwargs: f(*args, **kwargs)
+def serveOn(app: object, request: bytes, threads: int = 10) -> StringTransport:
+    """
+    Serve one raw request with L{serverFor}'s site, in this thread (its pool,
+    if C{threads}, runs calls at once); return the connection's transport.
+    """
+    served = serverFor(app, ThreadlessReactor(), threads)
+    if served.threadPool is not None:
+        served.threadPool.callInThread = lambda f, *args, **kwargs: f(*args, **kwargs)
     channel = served.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5))
     transport = StringTransport()
     channel.makeConnection(transport)
     channel.dataReceived(request)
-    return Response(transport.value())
+    return transport
+
+
+def serve(app: object, request: bytes, threads: int = 10) -> Response:
+    """Serve one raw request (see L{serveOn}) and parse the answer."""
+    return Response(serveOn(app, request, threads).value())
 
 
 def post(path: bytes, body: bytes, framing: bytes) -> bytes:
@@ -241,37 +257,44 @@ def post(path: bytes, body: bytes, framing: bytes) -> bytes:
 
 class ValidatedWSGITests(SynchronousTestCase):
     """
-    A C{wsgiref.validate} app served through L{serverFor} (Twisted's WSGI
+    A C{wsgiref.validate} app served through L{serverFor} (recycler's WSGI
     container, in this thread) never fails the validator: it answers, and
-    Twisted logs no error (which trial would report).
+    Twisted logs no error (which trial would report). Here on a thread pool;
+    L{ValidatedWSGIInReactorTests}: the same in the reactor thread.
     """
+
+    threads = 10
+
+    def serve(self, request: bytes) -> Response:
+        """Serve C{request} with the validated app, in this mode."""
+        return serve(wsgi_app.validated, request, self.threads)
 
     def test_get(self) -> None:
         """A plain GET."""
-        response = serve(wsgi_app.validated, b"GET / HTTP/1.0\r\n\r\n")
+        response = self.serve(b"GET / HTTP/1.0\r\n\r\n")
         self.assertEqual((response.status, response.body), (b"HTTP/1.0 200 OK", b"hello\n"))
 
     def test_head(self) -> None:
         """A HEAD gets the headers of the GET and no body."""
-        response = serve(wsgi_app.validated, b"HEAD / HTTP/1.0\r\n\r\n")
+        response = self.serve(b"HEAD / HTTP/1.0\r\n\r\n")
         self.assertEqual((response.status, response.body), (b"HTTP/1.0 200 OK", b""))
         self.assertIn(b"Content-Length: 6", response.headers)
 
     def test_postWithContentLength(self) -> None:
         """A body sent with Content-Length (and a Content-Type) reaches the app."""
         request = post(b"/echo", b"hello body", b"Content-Length: 10")
-        response = serve(wsgi_app.validated, request)
+        response = self.serve(request)
         self.assertEqual((response.status, response.body), (b"HTTP/1.1 200 OK", b"hello body"))
 
     def test_chunkedRequestBody(self) -> None:
         """A chunked body reaches an app that reads until the terminated input ends."""
         chunked = b"5\r\nhello\r\n6\r\n chunk\r\n0\r\n\r\n"
-        response = serve(wsgi_app.validated, post(b"/echo", chunked, b"Transfer-Encoding: chunked"))
+        response = self.serve(post(b"/echo", chunked, b"Transfer-Encoding: chunked"))
         self.assertEqual((response.status, response.body), (b"HTTP/1.1 200 OK", b"hello chunk"))
 
     def test_streamedResponse(self) -> None:
         """A generator's pieces are all sent."""
-        response = serve(wsgi_app.validated, b"GET /stream HTTP/1.0\r\n\r\n")
+        response = self.serve(b"GET /stream HTTP/1.0\r\n\r\n")
         self.assertEqual(response.status, b"HTTP/1.0 200 OK")
         self.assertEqual(response.body, b"".join(wsgi_app.STREAMED))
 
@@ -281,9 +304,38 @@ class ValidatedWSGITests(SynchronousTestCase):
         that the app runs in several processes and its input is terminated.
         """
         request = post(b"/environ", b"{}", b"Content-Length: 2")
-        environ = json.loads(serve(wsgi_app.validated, request).body)
+        environ = json.loads(self.serve(request).body)
         self.assertEqual((environ["CONTENT_TYPE"], environ["CONTENT_LENGTH"]), ("text/plain", "2"))
         self.assertNotIn("HTTP_CONTENT_TYPE", environ)
         self.assertNotIn("HTTP_CONTENT_LENGTH", environ)
         self.assertIs(environ["wsgi.multiprocess"], True)
         self.assertIs(environ["wsgi.input_terminated"], True)
+
+    def test_bodyClosed(self) -> None:
+        """The response iterable's C{close()} is called."""
+        del wsgi_app.CLOSED[:]
+        response = self.serve(b"GET /closing HTTP/1.0\r\n\r\n")
+        self.assertEqual((response.status, response.body), (b"HTTP/1.0 200 OK", b"closing\n"))
+        self.assertEqual(wsgi_app.CLOSED, [True])
+
+    def test_failureBeforeTheBody(self) -> None:
+        """An app raising after start_response, before any byte, gets a 500."""
+        response = self.serve(b"GET /fail HTTP/1.1\r\nHost: test\r\n\r\n")
+        self.assertEqual(response.status, b"HTTP/1.1 500 Internal Server Error")
+        self.assertEqual(len(self.flushLoggedErrors(wsgi_app.Failed)), 1)
+
+    def test_failureInTheBody(self) -> None:
+        """An app raising once some of its body was sent: the connection is cut."""
+        transport = serveOn(
+            wsgi_app.validated, b"GET /failLate HTTP/1.1\r\nHost: t\r\n\r\n", self.threads
+        )
+        self.assertTrue(transport.disconnecting)
+        self.assertIn(b"\r\n\r\n", transport.value())
+        self.assertFalse(transport.value().endswith(b"0\r\n\r\n"))
+        self.assertEqual(len(self.flushLoggedErrors(wsgi_app.Failed)), 1)
+
+
+class ValidatedWSGIInReactorTests(ValidatedWSGITests):
+    """L{ValidatedWSGITests} with C{--threads 0}: the app runs in the reactor thread."""
+
+    threads = 0

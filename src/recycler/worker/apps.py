@@ -12,9 +12,9 @@ C{--app} names one of these, tried in this order:
  4. a WSGI app (Flask, Django, ...): any other callable that can be called as
     C{app(environ, start_response)}: a function, a callable object, a wrapper
     taking C{*args} (C{wsgiref.validate.validator}), or a class (PEP 3333: each
-    request makes an instance, the response iterable). Served by
-    C{twisted.web.wsgi.WSGIResource} on a thread pool of C{--threads} threads,
-    through L{conformingApp}.
+    request makes an instance, the response iterable). Served by a
+    L{WSGIContainer}, through L{conformingApp}: on a thread pool of
+    C{--threads} threads, or in the reactor thread with C{--threads 0}.
 
 Callables are judged by what Python's own call binding accepts
 (C{inspect.signature(app).bind}); one whose signature cannot be inspected is
@@ -31,10 +31,10 @@ import attrs
 from twisted.internet.interfaces import IProtocolFactory, IReactorTime
 from twisted.python.threadpool import ThreadPool
 from twisted.web.resource import IResource
-from twisted.web.wsgi import WSGIResource
 
 from recycler import wire
 from recycler.worker.access import AccessLogFile
+from recycler.worker.container import WSGIContainer
 from recycler.worker.drain import IDrainable
 from recycler.worker.drain.http import DrainableSite
 from recycler.worker.drain.tcp import DrainableFactory
@@ -129,10 +129,11 @@ def _serverForServable(
     signature = _signature(app)
     if signature is None or _isFactory(app) or not _binds(signature, 2):
         return None
-    pool = ThreadPool(minthreads=1, maxthreads=threads, name="wsgi")
-    wsgi = WSGIResource(reactor, pool, conformingApp(app))  # type: ignore[arg-type]
+    pool = ThreadPool(minthreads=1, maxthreads=threads, name="wsgi") if threads else None
+    wsgi = WSGIContainer(reactor, pool, conformingApp(app))  # type: ignore[arg-type]
     site = DrainableSite(wsgi, reactor=reactor, accessLog=accessLog)
-    return AppServer(site, f"WSGI app on {threads} threads", pool)
+    where = f"on {threads} threads" if threads else "in the reactor thread"
+    return AppServer(site, f"WSGI app {where}", pool)
 
 
 def _isFactory(app: object) -> bool:

@@ -1,9 +1,10 @@
 # -*- test-case-name: tests.worker.test_apps -*-
 """The environ a WSGI app sees, made PEP 3333-conformant on top of C{twisted.web.wsgi}.
 
-Twisted's C{WSGIResource} builds each request's environ. L{conformingApp}
-corrects it before every call of the app and leaves the app's result alone
-(so its C{close()} is still Twisted's to call):
+Twisted's WSGI code builds each request's environ (for recycler's
+L{recycler.worker.container.WSGIContainer}). L{conformingApp} corrects it
+before every call of the app and leaves the app's result alone (so its
+C{close()} is still the container's to call):
 
  - C{HTTP_CONTENT_TYPE} and C{HTTP_CONTENT_LENGTH} are removed. Twisted copies
    every request header into an C{HTTP_*} key, but PEP 3333 forbids these two

@@ -1,0 +1,278 @@
+"""Tests of L{recycler.worker.container}: hand-overs to the reactor, back-pressure, bodies."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable, Iterable, Iterator
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionLost
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from recycler.worker.container import IN_FLIGHT, SMALL, WSGIContainer
+from recycler.worker.drain.http import DrainableSite
+
+GET = b"GET / HTTP/1.1\r\nHost: test\r\n\r\n"
+WAIT = 5.0  # seconds a test waits for its app thread, at most
+
+
+class QueuedReactor(Clock):
+    """A clock that queues calls from threads, for the test to run with L{runQueued}."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queued: list[Callable[[], object]] = []
+        self.lock = threading.Lock()
+
+    def callFromThread(self, f: Callable, *args: object, **kwargs: object) -> None:
+        with self.lock:
+            self.queued.append(lambda: f(*args, **kwargs))
+
+    def runQueued(self) -> int:
+        """Run what is queued; return how many calls ran."""
+        with self.lock:
+            calls, self.queued = self.queued, []
+        for call in calls:
+            call()
+        return len(calls)
+
+
+class Pool:
+    """A thread pool stand-in: each call runs at once, or in a new thread if C{threaded}."""
+
+    def __init__(self, threaded: bool = False) -> None:
+        self.threads: list[threading.Thread] = []
+        self.threaded = threaded
+
+    def callInThread(self, f: Callable, *args: object) -> None:
+        if not self.threaded:
+            f(*args)
+            return
+        thread = threading.Thread(target=f, args=args, daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+
+def answering(body: Callable[[], Iterable[bytes]], headers: list | None = None) -> Callable:
+    """A WSGI app answering 200 with what C{body()} returns."""
+
+    def app(environ: dict, startResponse: Callable) -> Iterable[bytes]:
+        startResponse("200 OK", headers or [("Content-Type", "text/plain")])
+        return body()
+
+    return app
+
+
+def connect(app: Callable, reactor: Clock, pool: Pool | None) -> tuple:
+    """A connection to a site serving C{app}: its channel and transport."""
+    site = DrainableSite(WSGIContainer(reactor, pool, app), reactor=reactor)
+    channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5))
+    transport = StringTransport()
+    channel.makeConnection(transport)
+    return channel, transport
+
+
+def pieces(count: int, size: int = 10) -> Iterator[bytes]:
+    """A generator body of C{count} pieces."""
+    for i in range(count):
+        yield b"%d" % i * size
+
+
+class HandOverTests(SynchronousTestCase):
+    """What a thread hands to the reactor, and how often."""
+
+    def test_smallListInOneCall(self) -> None:
+        """A small list body reaches the reactor in one call, with its headers."""
+        reactor = QueuedReactor()
+        channel, transport = connect(answering(lambda: [b"a", b"b"]), reactor, Pool())
+        channel.dataReceived(GET)
+        self.assertEqual(reactor.runQueued(), 1)
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 200 OK"))
+        self.assertTrue(transport.value().endswith(b"1\r\na\r\n1\r\nb\r\n0\r\n\r\n"))
+
+    def test_generatorStreamed(self) -> None:
+        """A generator body is streamed: a call per piece, and one to finish."""
+        reactor = QueuedReactor()
+        channel, transport = connect(answering(lambda: pieces(3)), reactor, Pool())
+        channel.dataReceived(GET)
+        self.assertEqual(reactor.runQueued(), 4)
+        self.assertIn(b"1111111111", transport.value())
+        self.assertTrue(transport.value().endswith(b"0\r\n\r\n"))
+
+    def test_largeListStreamed(self) -> None:
+        """A list body larger than SMALL is streamed, piece by piece."""
+        reactor = QueuedReactor()
+        body = [b"x" * SMALL, b"y"]
+        channel, transport = connect(answering(lambda: body), reactor, Pool())
+        channel.dataReceived(GET)
+        self.assertEqual(reactor.runQueued(), 3)
+        self.assertIn(b"x" * SMALL, transport.value())
+
+    def test_multithreadFlag(self) -> None:
+        """C{wsgi.multithread} says whether the app runs in a pool."""
+        seen = []
+
+        def app(environ: dict, startResponse: Callable) -> list[bytes]:
+            seen.append(environ["wsgi.multithread"])
+            startResponse("200 OK", [])
+            return []
+
+        for pool in [None, Pool()]:
+            reactor = QueuedReactor()
+            connect(app, reactor, pool)[0].dataReceived(GET)
+            reactor.runQueued()
+        self.assertEqual(seen, [False, True])
+
+    def test_noStartResponse(self) -> None:
+        """An app that never calls start_response gets a 500, in both modes."""
+        for pool in [None, Pool()]:
+            reactor = QueuedReactor()
+            channel, transport = connect(lambda environ, start: [], reactor, pool)
+            channel.dataReceived(GET)
+            reactor.runQueued()
+            self.assertTrue(transport.value().startswith(b"HTTP/1.1 500 "))
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 2)
+
+
+class BackPressureTests(SynchronousTestCase):
+    """A streaming thread waits for the reactor: bounded chunks in flight, and pauses."""
+
+    def setUp(self) -> None:
+        self.reactor = QueuedReactor()
+        self.pool = Pool(threaded=True)
+        self.channel, self.transport = connect(
+            answering(lambda: pieces(IN_FLIGHT * 3)), self.reactor, self.pool
+        )
+        self.channel.dataReceived(GET)
+
+    def waitForQueued(self, count: int) -> None:
+        """Wait until C{count} calls are queued, then a moment to see no more come."""
+        done = threading.Event()
+        for _ in range(int(WAIT / 0.01)):
+            if len(self.reactor.queued) >= count or done.wait(0.01):
+                break
+        done.wait(0.05)
+        self.assertEqual(len(self.reactor.queued), count)
+
+    def finish(self) -> None:
+        """Run the queue until the thread is done; it must be, within L{WAIT}."""
+        for _ in range(int(WAIT / 0.01)):
+            self.reactor.runQueued()
+            self.pool.threads[0].join(0.01)
+            if not self.pool.threads[0].is_alive():
+                break
+        self.reactor.runQueued()
+        self.assertFalse(self.pool.threads[0].is_alive())
+
+    def test_boundedInFlight(self) -> None:
+        """At most IN_FLIGHT pieces wait for the reactor; the rest wait in the thread."""
+        self.waitForQueued(IN_FLIGHT)
+        self.finish()
+        self.assertTrue(self.transport.value().endswith(b"0\r\n\r\n"))
+
+    def pause(self) -> None:
+        """
+        Pause the transport once pieces are flowing, and run what the thread
+        handed over before it saw the pause (one piece at most).
+        """
+        self.waitForQueued(IN_FLIGHT)
+        self.reactor.runQueued()
+        self.channel.pauseProducing()
+        self.reactor.runQueued()
+        threading.Event().wait(0.05)
+        self.assertLessEqual(self.reactor.runQueued(), 1)
+
+    def test_pausedTransport(self) -> None:
+        """While the transport is paused, the thread hands nothing over."""
+        self.pause()
+        self.waitForQueued(0)
+        self.channel.resumeProducing()
+        self.finish()
+        self.assertTrue(self.transport.value().endswith(b"0\r\n\r\n"))
+
+    def test_connectionLostWhilePaused(self) -> None:
+        """A thread waiting on a paused transport ends when the connection is lost."""
+        self.pause()
+        self.channel.connectionLost(Failure(ConnectionLost()))
+        self.finish()
+
+
+class RequestBodyTests(SynchronousTestCase):
+    """C{wsgi.input} over a large body, which twisted.web spooled to a temporary file."""
+
+    def test_largeBody(self) -> None:
+        """read(n), readline, readlines and iteration all see the whole body."""
+        lines = [b"line %06d\n" % i for i in range(20000)]  # 240 KB
+        seen: dict[str, object] = {}
+
+        def app(environ: dict, startResponse: Callable) -> list[bytes]:
+            stream = environ["wsgi.input"]
+            seen["spooled"] = not isinstance(stream._wrapped, io.BytesIO)  # Twisted's wrapper
+            seen["first"] = stream.read(5)
+            seen["rest of line"] = stream.readline()
+            seen["two"] = [stream.readline(), next(iter(stream))]
+            seen["rest"] = stream.readlines()
+            startResponse("200 OK", [("Content-Length", "0")])
+            return []
+
+        body = b"".join(lines)
+        for pool in [None, Pool()]:
+            reactor = QueuedReactor()
+            channel, transport = connect(app, reactor, pool)
+            request = b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body)
+            channel.dataReceived(request + body)
+            reactor.runQueued()
+            self.assertIs(seen["spooled"], True)
+            self.assertEqual(seen["first"] + seen["rest of line"], lines[0])
+            self.assertEqual(seen["two"], lines[1:3])
+            self.assertEqual(seen["rest"], lines[3:])
+            self.assertTrue(transport.value().startswith(b"HTTP/1.1 200 OK"))
+
+
+class Pausing:
+    """
+    A body of five pieces that pauses C{channel} (as a full transport would)
+    when asked for the third, which is still written.
+    """
+
+    def __init__(self) -> None:
+        self.channel: object = None
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        for i in range(5):
+            yield b"piece%d;" % i
+            if i == 1:
+                self.channel.pauseProducing()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class InReactorStreamingTests(SynchronousTestCase):
+    """In the reactor thread, a paused transport stops the iteration of the body."""
+
+    def setUp(self) -> None:
+        self.body = Pausing()
+        self.channel, self.transport = connect(answering(lambda: self.body), Clock(), None)
+        self.body.channel = self.channel
+        self.channel.dataReceived(GET)
+
+    def test_pauseAndResume(self) -> None:
+        """No piece is asked for while paused; all are sent, and close() called, once resumed."""
+        self.assertIn(b"piece2;", self.transport.value())
+        self.assertNotIn(b"piece3;", self.transport.value())
+        self.assertFalse(self.body.closed)
+        self.channel.resumeProducing()
+        self.assertIn(b"piece4;", self.transport.value())
+        self.assertTrue(self.transport.value().endswith(b"0\r\n\r\n"))
+        self.assertTrue(self.body.closed)
+
+    def test_connectionLostWhilePaused(self) -> None:
+        """A body left paused by a lost connection is closed."""
+        self.channel.connectionLost(Failure(ConnectionLost()))
+        self.assertTrue(self.body.closed)
