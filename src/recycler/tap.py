@@ -38,7 +38,7 @@ from recycler.master.pool import PoolConfig, WorkerPool
 from recycler.master.service import RecyclerService
 from recycler.master.spawn import Listeners, WorkerCommand
 from recycler.master.triggers import TriggerConfig
-from recycler.settings import parseLayered
+from recycler.settings import ENVIRONMENT, parseLayered
 from recycler.wire import splitAppName
 from recycler.worker.errors import AppError
 from recycler.worker.titles import setTitle
@@ -260,8 +260,10 @@ def workerCommand(options: Options, listeners: Listeners) -> WorkerCommand:
             args += [f"--{name}", os.path.abspath(options[name])]
     if options["access-log"]:
         args += ["--access-log", options["access-log"]]
-    # Only the master may notify systemd.
-    env = {name: value for name, value in os.environ.items() if name not in NOTIFY_VARIABLES}
+    # Only the master may notify systemd; the master's own arguments (a token, say)
+    # are not the app's to see.
+    masterOnly = {*NOTIFY_VARIABLES, ENVIRONMENT}
+    env = {name: value for name, value in os.environ.items() if name not in masterOnly}
     env["PYTHONUNBUFFERED"] = "1"
     return WorkerCommand(sys.executable, args, env, listeners)
 

@@ -94,8 +94,13 @@ class MetricsPageTests(HTTPTestCase):
         post = self.request(b"POST", b"/metrics")
         self.assertEqual((post.code, post.headers[b"allow"]), (405, b"GET, HEAD"))
         self.assertEqual(post.body, b"method not allowed: /metrics takes GET or HEAD\n")
-        head = self.request(b"HEAD", b"/metrics")
+        with capturedLogs() as events:
+            head = self.request(b"HEAD", b"/healthz")
         self.assertEqual((head.code, head.body), (200, b""))
+        self.assertEqual(
+            head.headers[b"content-length"], str(len(self.get(b"/healthz").body)).encode()
+        )
+        self.assertEqual(events, [], "no 'HEAD request ... I'll eat it' warning per probe")
 
 
 class HealthPageTests(HTTPTestCase):

@@ -334,8 +334,12 @@ class SendingTests(SynchronousTestCase):
         self.assertIn("not a unix socket", events[0]["log_format"])
 
     def test_workersGetNoNotifyVariables(self) -> None:
-        """The workers' (and the fork server's) environment has none of systemd's variables."""
-        self.patch(os, "environ", {name: "1" for name in (*NOTIFY_VARIABLES, "KEEP")})
+        """
+        The workers' (and the fork server's) environment has none of systemd's
+        variables, nor the master's own arguments (C{RECYCLER_CMD_ARGS}: a token, say).
+        """
+        names = (*NOTIFY_VARIABLES, "RECYCLER_CMD_ARGS", "KEEP")
+        self.patch(os, "environ", {name: "--workers 1" for name in names})
         options = Options()
         options.parseOptions(["--admin", "none"])
         env = workerCommand(options, FakeListeners()).env

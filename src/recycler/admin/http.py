@@ -42,7 +42,11 @@ class _Page(Resource, ABC):
             request.setHeader("allow", "GET, HEAD")
             return _plain(request, 405, f"method not allowed: {_path(request)} takes GET or HEAD")
         request.setHeader("cache-control", "no-store")
-        return self.page(request)
+        body = self.page(request)
+        if request.method == b"HEAD":  # a body here makes twisted.web log a warning
+            request.setHeader("content-length", str(len(body)))
+            return b""
+        return body
 
     @abstractmethod
     def page(self, request: Request) -> bytes:

@@ -39,12 +39,6 @@ QUIET_WAIT = 0.05
 """Seconds of silence on the stream after which a traceback is over (a chained one follows
 at once; faulthandler's dump has no last line)."""
 
-CHAIN_MARKERS = (
-    "During handling of the above exception",
-    "The above exception was the direct cause",
-)
-"""What may follow an exception line in the same traceback (after a blank line)."""
-
 
 class OutputRelay:
     """One stream (stdout or stderr) of one worker, relayed line by line to C{log}."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall
-from twisted.web.http import HTTPChannel
+from twisted.web.http import HTTPChannel, datetimeToLogString
 from twisted.web.server import Request, Site
 from zope.interface import implementer
 
@@ -108,7 +108,8 @@ class DrainableSite(Site):
         stopped (the master's death stops them before the drain).
         """
         if self.accessLog is not None:
-            self.accessLog.write(self._logFormatter(self._logDateTime, request) + "\n")
+            now = datetimeToLogString(self.reactor.seconds())  # not _logDateTime: it stops
+            self.accessLog.write(self._logFormatter(now, request) + "\n")  # with the ports
 
     def drain(self, idleGrace: float, deadline: float) -> Deferred[None]:
         """
