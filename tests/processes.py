@@ -1,12 +1,25 @@
-"""Helpers for tests that run real processes: an HTTP GET, waiting for a child to exit."""
+"""Helpers for tests that run real processes: an HTTP GET, waiting for a child to exit,
+rewriting an app module they import."""
 
 from __future__ import annotations
 
 import http.client
 import os
 import time
+from pathlib import Path
 
 from twisted.trial.unittest import FailTest
+
+
+def writeModule(directory: Path, name: str, source: str) -> None:
+    """
+    (Re)write module C{name} in C{directory}, dropping its cached bytecode: a
+    rewrite within the same second, of the same size, would otherwise be
+    imported from the stale C{.pyc}.
+    """
+    (directory / f"{name}.py").write_text(source)
+    for cached in (directory / "__pycache__").glob(f"{name}.*"):
+        cached.unlink()
 
 
 def httpGet(port: int) -> bytes:

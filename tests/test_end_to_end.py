@@ -15,7 +15,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 
 from tests.harness import acceptedConnections, load, processGone, waitUntil
-from tests.processes import httpGet
+from tests.processes import httpGet, writeModule
 
 OK = (200, b"Request done\n")
 
@@ -73,13 +73,11 @@ def test_aBrokenDeployKeepsTheMasterUp(startServer, tmp_path, monkeypatch):
     Once the pool was healthy, a reload to code that cannot import is reported
     once, retried with backoff, and never stops the master: the old workers serve on.
     """
-    (tmp_path / "deployed.py").write_text("from recycler.demo import hello\n")
+    writeModule(tmp_path, "deployed", "from recycler.demo import hello\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     server = startServer("--workers", "2", "--ttl", "off", "--app", "deployed:hello")
     server.waitReady(2)
-    (tmp_path / "deployed.py").write_text("import no_such_module\n")
-    for cached in (tmp_path / "__pycache__").glob("deployed*"):
-        cached.unlink()
+    writeModule(tmp_path, "deployed", "import no_such_module\n")
     server.signal(signal.SIGHUP)
     server.waitFor(lambda events: len(server.eventsOf("exited")) >= 3, 30)
     errors = [e for e in server.events if e.get("log_level", {}).get("name") == "error"]

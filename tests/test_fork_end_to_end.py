@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import AdminClient, Server, waitUntil
+from tests.processes import writeModule
 
 APP = """
 from twisted.web.resource import Resource
@@ -31,9 +32,7 @@ def get(server: Server) -> bytes:
 
 def writeApp(directory: Path, version: str, broken: bool = False) -> None:
     source = APP % version + ("\nsyntax error(\n" if broken else "")
-    (directory / "versioned.py").write_text(source)
-    for cached in (directory / "__pycache__").glob("versioned*"):
-        cached.unlink()
+    writeModule(directory, "versioned", source)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 
 from tests.harness import AdminClient, acceptedConnections, load, waitUntil
+from tests.processes import writeModule
 
 OK = (200, b"Request done\n")
 
@@ -63,13 +64,11 @@ def test_crashLoopIsBoundedAndTheMasterStaysUp(startServer, tmp_path, monkeypatc
     A healthy pool reloaded to code that fails at import: respawns back off,
     and the master keeps running (a pool that was never healthy gives up instead).
     """
-    (tmp_path / "deployed.py").write_text("from recycler.demo import hello\n")
+    writeModule(tmp_path, "deployed", "from recycler.demo import hello\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     server = startServer("--workers", "4", "--ttl", "off", "--app", "deployed:hello")
     server.waitReady(4)
-    (tmp_path / "deployed.py").write_text("import no_such_module\n")
-    for cached in (tmp_path / "__pycache__").glob("deployed*"):
-        cached.unlink()
+    writeModule(tmp_path, "deployed", "import no_such_module\n")
     server.signal(signal.SIGHUP)
     server.waitFor(lambda events: len(server.eventsOf("exited")) >= 1)
     start = time.monotonic()
