@@ -80,10 +80,14 @@ def stream(startResponse: StartResponse) -> Iterator[bytes]:
 
 
 def failing(startResponse: StartResponse, late: bool) -> Iterator[bytes]:
-    """Start a response, then raise L{Failed}: after a first piece if C{late}."""
+    """
+    Start a response, then raise L{Failed}: if C{late}, after a first piece
+    large enough that a server must have sent some of it (it may hold a small
+    body until it ends, to send it with a Content-Length).
+    """
     startResponse("200 OK", [("Content-Type", "text/plain")])
     if late:
-        yield b"first"
+        yield b"first" * 20000
     raise Failed("as asked")
 
 

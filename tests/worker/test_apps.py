@@ -1,4 +1,4 @@
-"""Tests of L{recycler.worker.apps} and L{recycler.worker.wsgi}: app kinds, the WSGI environ."""
+"""Tests of L{recycler.worker.apps}: app kinds; a validated WSGI app served in both modes."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import Resource
 
 from recycler.worker.apps import loadApp, serverFor
-from recycler.worker.container import WSGIContainer
 from recycler.worker.drain.http import DrainableSite
 from recycler.worker.drain.tcp import DrainableFactory
 from recycler.worker.errors import AppError
+from recycler.worker.wsgi.container import WSGIContainer
 from tests import wsgi_app
 
 

@@ -13,8 +13,8 @@ C{--app} names one of these, tried in this order:
     C{app(environ, start_response)}: a function, a callable object, a wrapper
     taking C{*args} (C{wsgiref.validate.validator}), or a class (PEP 3333: each
     request makes an instance, the response iterable). Served by a
-    L{WSGIContainer}, through L{conformingApp}: on a thread pool of
-    C{--threads} threads, or in the reactor thread with C{--threads 0}.
+    L{WSGIContainer}: in the reactor thread with C{--threads 0} (the
+    default), or on a thread pool of C{--threads} threads.
 
 Callables are judged by what Python's own call binding accepts
 (C{inspect.signature(app).bind}); one whose signature cannot be inspected is
@@ -34,12 +34,11 @@ from twisted.web.resource import IResource
 
 from recycler import wire
 from recycler.worker.access import AccessLogFile
-from recycler.worker.container import WSGIContainer
 from recycler.worker.drain import IDrainable
 from recycler.worker.drain.http import DrainableSite
 from recycler.worker.drain.tcp import DrainableFactory
 from recycler.worker.errors import AppError
-from recycler.worker.wsgi import conformingApp
+from recycler.worker.wsgi.container import WSGIContainer
 
 SERVABLE = "a twisted.web resource, a WSGI app, or a protocol factory"
 """What an app, or what a factory returns, must be."""
@@ -130,7 +129,7 @@ def _serverForServable(
     if signature is None or _isFactory(app) or not _binds(signature, 2):
         return None
     pool = ThreadPool(minthreads=1, maxthreads=threads, name="wsgi") if threads else None
-    wsgi = WSGIContainer(reactor, pool, conformingApp(app))  # type: ignore[arg-type]
+    wsgi = WSGIContainer(reactor, pool, app)  # type: ignore[arg-type]
     site = DrainableSite(wsgi, reactor=reactor, accessLog=accessLog)
     where = f"on {threads} threads" if threads else "in the reactor thread"
     return AppServer(site, f"WSGI app {where}", pool)

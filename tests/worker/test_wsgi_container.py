@@ -1,4 +1,4 @@
-"""Tests of L{recycler.worker.container}: hand-overs to the reactor, back-pressure, bodies."""
+"""Tests of L{recycler.worker.wsgi.container}: hand-overs to the reactor, back-pressure, bodies."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from recycler.worker.container import IN_FLIGHT, SMALL, WSGIContainer
 from recycler.worker.drain.http import DrainableSite
+from recycler.worker.wsgi.container import IN_FLIGHT, SMALL, WSGIContainer
 
 GET = b"GET / HTTP/1.1\r\nHost: test\r\n\r\n"
 WAIT = 5.0  # seconds a test waits for its app thread, at most
@@ -86,13 +86,17 @@ class HandOverTests(SynchronousTestCase):
     """What a thread hands to the reactor, and how often."""
 
     def test_smallListInOneCall(self) -> None:
-        """A small list body reaches the reactor in one call, with its headers."""
+        """
+        A small list body reaches the reactor in one call, with its headers,
+        and goes out with a Content-Length (not chunked).
+        """
         reactor = QueuedReactor()
         channel, transport = connect(answering(lambda: [b"a", b"b"]), reactor, Pool())
         channel.dataReceived(GET)
         self.assertEqual(reactor.runQueued(), 1)
         self.assertTrue(transport.value().startswith(b"HTTP/1.1 200 OK"))
-        self.assertTrue(transport.value().endswith(b"1\r\na\r\n1\r\nb\r\n0\r\n\r\n"))
+        self.assertIn(b"\r\nContent-Length: 2\r\n", transport.value())
+        self.assertTrue(transport.value().endswith(b"\r\n\r\nab"))
 
     def test_generatorStreamed(self) -> None:
         """A generator body is streamed: a call per piece, and one to finish."""
@@ -211,7 +215,7 @@ class RequestBodyTests(SynchronousTestCase):
 
         def app(environ: dict, startResponse: Callable) -> list[bytes]:
             stream = environ["wsgi.input"]
-            seen["spooled"] = not isinstance(stream._wrapped, io.BytesIO)  # Twisted's wrapper
+            seen["spooled"] = not isinstance(stream, io.BytesIO)
             seen["first"] = stream.read(5)
             seen["rest of line"] = stream.readline()
             seen["two"] = [stream.readline(), next(iter(stream))]
@@ -235,7 +239,8 @@ class RequestBodyTests(SynchronousTestCase):
 
 class Pausing:
     """
-    A body of five pieces that pauses C{channel} (as a full transport would)
+    A body of five pieces, the first two more than L{SMALL} together (so the
+    response is streamed), that pauses C{channel} (as a full transport would)
     when asked for the third, which is still written.
     """
 
@@ -245,7 +250,7 @@ class Pausing:
 
     def __iter__(self) -> Iterator[bytes]:
         for i in range(5):
-            yield b"piece%d;" % i
+            yield b"piece%d;" % i + b"." * (SMALL // 2)
             if i == 1:
                 self.channel.pauseProducing()
 
@@ -276,3 +281,130 @@ class InReactorStreamingTests(SynchronousTestCase):
         """A body left paused by a lost connection is closed."""
         self.channel.connectionLost(Failure(ConnectionLost()))
         self.assertTrue(self.body.closed)
+
+
+class WholeBodyTests(SynchronousTestCase):
+    """
+    A body known whole (a plain list or tuple, or one that yields nothing) goes
+    out in one write, with a Content-Length when the app gave none; in both modes.
+    """
+
+    def serve(self, app: Callable, request: bytes = GET) -> bytes:
+        """What C{app} answers to C{request}, on a pool and in the reactor thread: the same."""
+        answers = []
+        for pool in [Pool(), None]:
+            reactor = QueuedReactor()
+            channel, transport = connect(app, reactor, pool)
+            channel.dataReceived(request)
+            reactor.runQueued()
+            answers.append(transport.value())
+        self.assertEqual(answers[0], answers[1])
+        return answers[0]
+
+    def test_contentLengthAdded(self) -> None:
+        """A tuple body without Content-Length gets one."""
+        answer = self.serve(answering(lambda: (b"abc", b"de")))
+        self.assertIn(b"\r\nContent-Length: 5\r\n", answer)
+        self.assertNotIn(b"Transfer-Encoding", answer)
+        self.assertTrue(answer.endswith(b"\r\n\r\nabcde"))
+
+    def test_appsContentLengthKept(self) -> None:
+        """The app's Content-Length is the only one."""
+        app = answering(lambda: [b"abc"], [("Content-Length", "3")])
+        self.assertEqual(self.serve(app).lower().count(b"content-length"), 1)
+
+    def test_emptyGenerator(self) -> None:
+        """A generator that yields nothing: an empty body with Content-Length 0."""
+        answer = self.serve(answering(lambda: pieces(0)))
+        self.assertIn(b"\r\nContent-Length: 0\r\n", answer)
+        self.assertTrue(answer.endswith(b"\r\n\r\n"))
+
+    def test_noLengthWithoutABody(self) -> None:
+        """No Content-Length is made up for a HEAD, a 204 or a 304."""
+        head = b"HEAD / HTTP/1.1\r\nHost: test\r\n\r\n"
+        self.assertNotIn(b"Content-Length", self.serve(answering(lambda: []), head))
+        for status in ["204 No Content", "304 Not Modified"]:
+
+            def app(environ: dict, startResponse: Callable, status: str = status) -> list:
+                startResponse(status, [])
+                return []
+
+            self.assertNotIn(b"Content-Length", self.serve(app))
+
+    def test_listSubclassClosed(self) -> None:
+        """A list subclass with a close() is a body like any other: close() is called."""
+        closed = []
+
+        class Body(list):
+            def close(self) -> None:
+                closed.append(True)
+
+        answer = self.serve(answering(lambda: Body([b"x"])))
+        self.assertTrue(answer.endswith(b"x"))
+        self.assertEqual(closed, [True, True])
+
+
+def dechunked(answer: bytes) -> bytes:
+    """The body of a chunked C{answer}, checked to end with the last chunk."""
+    rest = answer.partition(b"\r\n\r\n")[2]
+    body = []
+    while True:
+        size, _, rest = rest.partition(b"\r\n")
+        if int(size, 16) == 0:
+            assert rest == b"\r\n", rest
+            return b"".join(body)
+        body.append(rest[: int(size, 16)])
+        rest = rest[int(size, 16) + 2 :]
+
+
+class InReactorHeldBodyTests(SynchronousTestCase):
+    """
+    In the reactor thread, an iterable body is held until it ends or passes
+    SMALL bytes: a short one goes out whole, with a Content-Length.
+    """
+
+    def serve(self, app: Callable) -> bytes:
+        channel, transport = connect(app, Clock(), None)
+        channel.dataReceived(GET)
+        return transport.value()
+
+    def test_shortGenerator(self) -> None:
+        """A generator of a few pieces: one body with its Content-Length, not chunked."""
+        answer = self.serve(answering(lambda: pieces(3)))
+        self.assertIn(b"\r\nContent-Length: 30\r\n", answer)
+        self.assertTrue(answer.endswith(b"\r\n\r\n" + b"".join(pieces(3))))
+
+    def test_longGenerator(self) -> None:
+        """A generator past SMALL bytes is streamed (chunked), every piece in order."""
+        count = SMALL // 1000 + 2
+        answer = self.serve(answering(lambda: pieces(count, 1000)))
+        self.assertIn(b"Transfer-Encoding: chunked", answer)
+        self.assertNotIn(b"Content-Length", answer)
+        self.assertEqual(dechunked(answer), b"".join(pieces(count, 1000)))
+
+    def test_writeAfterHeldPieces(self) -> None:
+        """The write() callable, called after the body yielded held pieces, comes after them."""
+
+        def app(environ: dict, startResponse: Callable) -> Iterator[bytes]:
+            write = startResponse("200 OK", [])
+            yield b"held;"
+            write(b"written;")
+            yield b"last;"
+
+        answer = self.serve(app)
+        self.assertIn(b"held;", answer)
+        self.assertLess(answer.index(b"held;"), answer.index(b"written;"))
+        self.assertLess(answer.index(b"written;"), answer.index(b"last;"))
+
+    def test_failureWhileHeld(self) -> None:
+        """An app that raises while its body is held: a 500, nothing of the body."""
+
+        def app(environ: dict, startResponse: Callable) -> Iterator[bytes]:
+            startResponse("200 OK", [])
+            yield b"never sent"
+            raise ValueError("late")
+
+        answer = self.serve(app)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 500 "))
+        self.assertNotIn(b"never sent", answer)
+        self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)

@@ -1,25 +1,29 @@
-# -*- test-case-name: tests.worker.test_container -*-
+# -*- test-case-name: tests.worker.test_wsgi_container -*-
 """recycler's WSGI container: twisted.web's HTTP parsing, without a thread hop per chunk.
 
 C{twisted.web.wsgi.WSGIResource} runs every request in a thread and makes a
 blocking round trip to the reactor for every chunk it writes. L{WSGIContainer}
-keeps Twisted's environ (and its C{wsgi.input}: read(n), readline, readlines,
-iteration over the body Twisted received, spooled to a temporary file past
-100 KB) and its C{start_response} checks, but hands the response over in one of
-two ways:
+keeps Twisted's HTTP parsing (and the body it received, spooled to a temporary
+file past 100 KB, as C{wsgi.input}: see L{recycler.worker.wsgi.environ}),
+builds the environ with less work per request, and hands the response over in
+one of two ways:
 
  - without a thread pool (C{--threads 0}), the app runs in the reactor thread,
-   one request at a time, and its body is written as it is iterated, as
-   gunicorn's sync worker does (a paused transport stops the iteration until
-   it resumes);
+   one request at a time; a list or tuple body goes out with its status and
+   headers in one write, any other is written as it is iterated, as gunicorn's
+   sync worker does (a paused transport stops the iteration until it
+   resumes);
  - with a pool, the app runs in a thread; a list or tuple body of at most
    L{SMALL} bytes goes to the reactor with its status and headers in one
    C{callFromThread}; any other body is streamed, each chunk handed over
    without waiting for the reactor, at most L{IN_FLIGHT} chunks at a time, and
    not while the transport is paused (back-pressure).
 
-Either way C{close()} is called on the body; an exception before any byte was
-handed over answers 500, after that the connection is cut.
+A body known whole before anything was sent (a list or tuple, or an iterable
+that yielded nothing) gets a Content-Length if the app gave none, as
+C{wsgiref} does, rather than chunked encoding. Either way C{close()} is called
+on the body; an exception before any byte was handed over answers 500, after
+that the connection is cut.
 """
 
 from __future__ import annotations
@@ -32,11 +36,11 @@ from wsgiref.types import WSGIApplication
 from twisted.internet.interfaces import IPushProducer
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
-from twisted.web.http import INTERNAL_SERVER_ERROR
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
-from twisted.web.wsgi import _WSGIResponse
 from zope.interface import implementer
+
+from recycler.worker.wsgi.response import Response, closeBody
 
 SMALL = 64 * 1024
 """The largest list or tuple body (bytes) handed to the reactor with its headers at once."""
@@ -68,89 +72,47 @@ class WSGIContainer(Resource):
         return NOT_DONE_YET
 
 
-class _Response(_WSGIResponse):
-    """
-    One request's response: Twisted's environ and C{start_response}; the
-    rest (running the app, writing its body) is the subclasses'.
-    """
-
-    def __init__(self, container: WSGIContainer, request: Request) -> None:
-        super().__init__(container.reactor, container.pool, container.app, request)
-        self.environ["wsgi.multithread"] = container.pool is not None
-
-    def callApp(self) -> Iterable[bytes]:
-        """Call the app."""
-        return self.application(self.environ, self.startResponse)
-
-    def checkStarted(self) -> None:
-        """
-        Raise if the app never called C{start_response}.
-
-        @raise RuntimeError: then.
-        """
-        if not hasattr(self, "status"):
-            raise RuntimeError("the WSGI app returned without calling start_response")
-
-    def sendNow(self, chunks: Iterable[bytes]) -> None:
-        """In the reactor thread: send the status and headers if not yet sent, then C{chunks}."""
-        if self._requestFinished:
-            return
-        if not self.request.startedWriting:
-            self._sendResponseHeaders()
-        for chunk in chunks:
-            self.request.write(chunk)
-
-    def finishNow(self, chunks: Iterable[bytes] = ()) -> None:
-        """In the reactor thread: send C{chunks} (and the headers, if not yet sent) and finish."""
-        if not self._requestFinished:
-            self.sendNow(chunks)
-            self.request.finish()
-
-    def failNow(self, failure: Failure, started: bool) -> None:
-        """In the reactor thread: log C{failure}; answer 500 if nothing was sent, else cut."""
-        self._log.failure("WSGI application error", failure=failure)
-        if self._requestFinished:
-            return
-        if self.request.producer is not None:
-            self.request.unregisterProducer()
-        if started or self.request.startedWriting:
-            self.request.channel.transport.abortConnection()
-        else:
-            self.request.responseHeaders.setRawHeaders(b"content-length", [b"0"])
-            self.request.setResponseCode(INTERNAL_SERVER_ERROR)
-            self.request.finish()
-
-
-def _close(body: Iterable[bytes]) -> None:
-    """Call C{body.close()}, if it has one (PEP 3333)."""
-    close = getattr(body, "close", None)
-    if close is not None:
-        close()
-
-
 @implementer(IPushProducer)
-class _InReactor(_Response):
+class _InReactor(Response):
     """
-    A response produced in the reactor thread: each chunk is written as it
-    comes. A transport that pauses (a slow client) stops the iteration until
-    it resumes; meanwhile the reactor serves other connections.
+    A response produced in the reactor thread. Its body is held until it ends
+    or passes L{SMALL} bytes (nothing would leave before the reactor runs
+    anyway), so that a short one goes out in one write with a Content-Length;
+    past that it is written as it is iterated. A transport that pauses (a slow
+    client) stops the iteration until it resumes; meanwhile the reactor serves
+    other connections.
     """
 
     _body: Iterable[bytes] = ()
     _chunks: Iterator[bytes] = iter(())
     _paused = False
 
+    def __init__(self, container: WSGIContainer, request: Request) -> None:
+        super().__init__(container, request)
+        self._held: list[bytes] = []
+        self._heldSize = 0
+
     def write(self, data: bytes) -> None:
-        """The C{write} callable of C{start_response}, and each chunk of the body."""
+        self.checkStarted()
         if not self.started:
             self.started = True
-            if not isinstance(self._body, list | tuple):
-                self.request.registerProducer(self, True)
+            self.request.notifyFinish().addBoth(self._finished)
+            self.request.registerProducer(self, True)
+            if self._held:
+                data = b"".join([*self._held, data])
+                self._held = []
         self.sendNow((data,))
 
     def run(self) -> None:
         try:
             self._body = self.callApp()
+            if isinstance(self._body, list | tuple) and not self.started:
+                try:
+                    self.checkStarted()
+                finally:
+                    closeBody(self._body)
+                self.finishWhole(self._body)
+                return
             self._chunks = iter(self._body)
         except Exception:
             self.failNow(Failure(), self.started)
@@ -158,10 +120,16 @@ class _InReactor(_Response):
         self._pump()
 
     def _pump(self) -> None:
-        """Write the body's chunks until it ends, fails, or the transport pauses."""
+        """Hold or write the body's chunks until it ends, fails, or the transport pauses."""
         try:
             try:
                 for chunk in self._chunks:
+                    if not self.started:
+                        self._held.append(chunk)
+                        self._heldSize += len(chunk)
+                        if self._heldSize <= SMALL:
+                            continue
+                        chunk = self._held.pop()
                     if chunk:
                         self.write(chunk)
                     if self._requestFinished:
@@ -169,13 +137,16 @@ class _InReactor(_Response):
                     if self._paused:
                         return
             except BaseException:
-                _close(self._body)
+                closeBody(self._body)
                 raise
-            _close(self._body)
+            closeBody(self._body)
             self.checkStarted()
         except Exception:
             self.failNow(Failure(), self.started)
         else:
+            if not self.started:
+                self.finishWhole(self._held)
+                return
             if not self._requestFinished and self.request.producer is not None:
                 self.request.unregisterProducer()
             self.finishNow()
@@ -197,13 +168,13 @@ class _InReactor(_Response):
         if self._paused:
             self._paused = False
             try:
-                _close(self._body)
+                closeBody(self._body)
             except Exception:
                 self._log.failure("WSGI application error: close() raised")
 
 
 @implementer(IPushProducer)
-class _InThread(_Response):
+class _InThread(Response):
     """
     A response produced in a pool thread: small bodies in one hand-over,
     others streamed with back-pressure (the request's producer).
@@ -214,6 +185,7 @@ class _InThread(_Response):
         self._slots = threading.Semaphore(IN_FLIGHT)
         self._writable = threading.Event()
         self._writable.set()
+        request.notifyFinish().addBoth(self._finished)
 
     def _finished(self, ignored: object) -> None:
         """The request is done (or its connection lost): wake a waiting thread."""
@@ -232,6 +204,7 @@ class _InThread(_Response):
 
     def write(self, data: bytes) -> None:
         """Hand C{data} to the reactor, once it has room for it; in the app's thread."""
+        self.checkStarted()
         self._writable.wait()
         self._slots.acquire()
         self.started = True
@@ -249,7 +222,7 @@ class _InThread(_Response):
             try:
                 small = self._collect(body)
             finally:
-                _close(body)
+                closeBody(body)
             self.checkStarted()
         except Exception:
             self.reactor.callFromThread(self.failNow, Failure(), self.started)
@@ -257,9 +230,12 @@ class _InThread(_Response):
         self.reactor.callFromThread(self._done, small)
 
     def _done(self, chunks: list[bytes]) -> None:
+        if not self.started:
+            self.finishWhole(chunks)
+            return
         if not self._requestFinished and self.request.producer is not None:
             self.request.unregisterProducer()
-        self.finishNow(chunks)
+        self.finishNow()
 
     def _collect(self, body: Iterable[bytes]) -> list[bytes]:
         """
