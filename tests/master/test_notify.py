@@ -82,6 +82,17 @@ class ReadyTests(NotifierTestCase):
         second.send("ready")
         self.assertIn("READY=1\nSTATUS=2 ready, 0 starting, 0 draining; 0 recycled", self.sent)
 
+    def test_readyAfterScalingDown(self) -> None:
+        """
+        A pool scaled down to the workers it has ready is ready: C{READY=1}
+        comes once the extra starting worker is retired, with no other worker
+        becoming ready.
+        """
+        pool = self.makePool()
+        self.reactor.processes[0].send("ready")
+        pool.scale(1)
+        self.assertIn("READY=1", "\n".join(self.sent))
+
     def test_readyOnlyOnce(self) -> None:
         """Later generations becoming ready (a recycle) send no C{READY=1}."""
         pool = self.readyPool()

@@ -4,7 +4,8 @@
 Under C{Type=notify} (or C{notify-reload}) systemd sets C{NOTIFY_SOCKET}; the
 master then sends it, one datagram per message:
 
- - C{READY=1} once the first C{--workers} workers are all ready;
+ - C{READY=1} once as many workers are ready as the pool wants (C{--workers},
+   or fewer if it was scaled down before they all were);
  - C{STATUS=4 ready, 0 starting, 0 draining; 12 recycled} as the counts change,
    at most once a second;
  - C{RELOADING=1} (and C{MONOTONIC_USEC}, which C{Type=notify-reload} needs)
@@ -163,7 +164,7 @@ class SystemdNotifier:
         if kind in _STOPPED_SERVING and isinstance(workerId, int):
             self._replacing.discard(workerId)
             self._reloadDone()
-        if not self._ready and not self._stopping and kind == WorkerEvent.READY:
+        if not self._ready and not self._stopping:  # a worker ready, or the target lowered
             stats = self._startedPool().stats()
             if stats.ready >= stats.target:
                 self._ready = True
