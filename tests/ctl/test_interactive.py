@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import io
 import os
 import tempfile
@@ -38,6 +39,7 @@ class FakeReadline:
     def __init__(self, readError: OSError | None = None) -> None:
         self.calls: list[tuple[str, object]] = []
         self.readError = readError
+        self.lines: list[str] = []
 
     def set_history_length(self, length: int) -> None:
         self.calls.append(("length", length))
@@ -50,6 +52,12 @@ class FakeReadline:
     def write_history_file(self, path: str) -> None:
         self.calls.append(("write", path))
         raise PermissionError(13, "Permission denied")
+
+    def get_current_history_length(self) -> int:
+        return len(self.lines)
+
+    def remove_history_item(self, index: int) -> None:
+        del self.lines[index]
 
 
 class PromptTests(SynchronousTestCase):
@@ -119,3 +127,17 @@ class HistoryTests(SynchronousTestCase):
         self.assertEqual(
             readline.calls, [("length", HISTORY_LENGTH), ("read", path), ("write", path)]
         )
+
+    def test_noTokenKept(self) -> None:
+        """An C{auth} line typed at the prompt (any case) leaves the history; others stay."""
+        readline = FakeReadline()
+        typed = iter(["list", "AUTH s3cret", "  auth other", "ttl"])
+
+        def fakeInput(text: str) -> str:
+            readline.lines.append(next(typed))  # as readline's input() does
+            return readline.lines[-1]
+
+        self.patch(builtins, "input", fakeInput)
+        history = History(readline, "unused")
+        self.assertEqual([history.readLine("> ") for _ in range(4)][1], "AUTH s3cret")
+        self.assertEqual(readline.lines, ["list", "ttl"])

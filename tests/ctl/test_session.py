@@ -116,6 +116,26 @@ class SessionTests(SynchronousTestCase):
         self.assertEqual(len(self.port.servers), 2)
         self.assertEqual(self.port.received(), b"auth t\nttl\n")
 
+    def test_typedTokenKeptForReconnecting(self) -> None:
+        """A token accepted from an C{auth} command is sent first on the next connection."""
+        session = self.session()
+        self.port.script("ok\n")
+        session.run(["auth", "typed"])
+        session.close()
+        self.port.script("ok\n", "ttl 0:5\nok\n")
+        self.assertEqual(session.run(["ttl"]).lines, ("ttl 0:5", "ok"))
+        self.assertEqual(self.port.received(), b"auth typed\nttl\n")
+
+    def test_refusedTokenNotKept(self) -> None:
+        """A refused C{auth} changes nothing: the given token is still the one sent."""
+        session = self.session("given")
+        self.port.script("ok\n", "error: bad token\n")
+        session.run(["auth", "wrong"])
+        session.close()
+        self.port.script("ok\n", "ttl 0:5\nok\n")
+        session.run(["ttl"])
+        self.assertEqual(self.port.received(), b"auth given\nttl\n")
+
 
 class ExecuteTests(SynchronousTestCase):
     """What a command prints, where, and its exit status."""

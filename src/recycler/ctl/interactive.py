@@ -1,8 +1,10 @@
 # -*- test-case-name: tests.ctl.test_interactive -*-
 """recyclerctl without a command: a prompt with line editing and history (readline).
 
-The history is kept in C{~/.recyclerctl_history}. Ctrl-D exits, with the
-status of the last command; Ctrl-C clears the line, or ends a C{watch}.
+The history is kept in C{~/.recyclerctl_history}, without C{auth} lines (a
+token typed there is not saved; it is sent again after a reconnection).
+Ctrl-D exits, with the status of the last command; Ctrl-C clears the line, or
+ends a C{watch}.
 Without a terminal (commands piped in) there is no prompt and no history.
 """
 
@@ -50,6 +52,15 @@ class History:
             self.readline.write_history_file(self.path)
         except OSError:
             pass  # a history is a convenience: never fail over it
+
+    def readLine(self, text: str) -> str:
+        """C{input()}, keeping an C{auth} line (a token) out of the history."""
+        line = input(text)
+        if [word.lower() for word in line.split()[:1]] == ["auth"]:
+            length = self.readline.get_current_history_length()
+            if length:
+                self.readline.remove_history_item(length - 1)
+        return line
 
 
 def openHistory(path: str = HISTORY_FILE) -> History | None:
@@ -111,7 +122,7 @@ def interactive(session: Session, stdin: TextIO, out: TextIO, err: TextIO) -> in
     if history is None:
         return prompt(session, input, PROMPT, out, err)
     with history:
-        return prompt(session, input, PROMPT, out, err)
+        return prompt(session, history.readLine, PROMPT, out, err)
 
 
 def _readLine(stream: TextIO) -> str:

@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.ctl.test_session -*-
 """The client's conversation with the admin port: the token first, then commands.
 
-L{Session} connects when first needed, sends C{auth} if it has a token, keeps
+L{Session} connects when first needed, sends C{auth} if it has a token (given,
+or accepted from an C{auth} command since), keeps
 track of the connection's JSON mode (C{json on} changes how every later reply
 is framed), streams C{watch} until Ctrl-C, and reconnects after the server
 closed the connection (an idle timeout) between two commands.
@@ -84,6 +85,8 @@ class Session:
         reply = connection.readReply(asJSON, "bye" if name == "quit" else "ok")
         if name == "quit":
             self.close()
+        elif name == "auth" and len(words) == 2 and reply.error is None:
+            self._token = words[1]  # a token typed at the prompt: for reconnections too
         return reply
 
     def watch(self, words: Sequence[str], show: Callable[[str], None]) -> Reply:
