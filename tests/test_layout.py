@@ -24,7 +24,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "recycler.admin": ("recycler.admin", "recycler.master"),
     "recycler.ctl": ("recycler.ctl", "recycler.settingsfile"),
     "recycler.settingsfile": (),
-    "recycler.settings": ("recycler.settingsfile",),
+    "recycler.settings": ("recycler.settingsfile", "recycler.checkconfig"),
+    "recycler.checkconfig": ("recycler.settingsfile", "recycler.settings"),
 }
 """What each side may import from this project (by module-name prefix)."""
 

@@ -176,6 +176,23 @@ class ParseTests(TemporaryFiles):
         options, _ = self.parse("--config", config, "-l", "tcp:4", "-l", "tcp:5", **environ)
         self.assertEqual(options["listen"], ["tcp:4", "tcp:5"])
 
+    def test_tokenAlternativesReplaced(self) -> None:
+        """
+        --admin-token and --admin-token-file give one setting: the highest source
+        giving either wins, instead of the two clashing ("not both"); within one
+        source both are still an error.
+        """
+        tokenFile = self.write("token", "from-the-file-x\n")
+        config = self.write("r.toml", f'admin-token-file = "{tokenFile}"\n')
+        options, _ = self.parse("--config", config, "--admin-token", "from-the-command")
+        self.assertEqual(options["admin-token"], "from-the-command")
+        config = self.write("t.toml", 'admin-token = "from-the-config"\n')
+        options, _ = self.parse("--config", config, "--admin-token-file", tokenFile)
+        self.assertEqual(options["admin-token"], "from-the-file-x")
+        with self.assertRaises(usage.UsageError) as raised:
+            self.parse("--admin-token", "abcdefghij", "--admin-token-file", tokenFile)
+        self.assertIn("not both", str(raised.exception))
+
     def test_theHookInTap(self) -> None:
         """Options.parseOptions reads the environment and the file itself."""
         config = self.write("r.toml", "workers = 3\npreload = true\n")
@@ -234,6 +251,13 @@ class CheckConfigTests(TemporaryFiles):
         _, text, _ = self.check("--admin-token", "s3cret")
         self.assertIn("# admin-token: set (hidden)\n", text)
         self.assertNotIn("s3cret", text)
+
+    def test_replacedAlternativeNotShown(self) -> None:
+        """An admin-token-file that the command line's --admin-token replaced is not set."""
+        config = self.write("r.toml", 'admin-token-file = "/nonexistent"\n')
+        _, text, _ = self.check("--config", config, "--admin-token", "s3cret-token")
+        self.assertIn("# admin-token-file: not set\n", text)
+        self.assertIn("# admin-token: set (hidden)\n", text)
 
     def test_errorExits2(self) -> None:
         """A bad value: one line naming the key and the file, exit 2, nothing on stdout."""

@@ -5,7 +5,9 @@ Each source becomes option arguments placed before the command line's, lowest
 precedence first, so that C{twisted.python.usage} applies them in that order
 and the last occurrence of a parameter wins: command line > environment >
 file > defaults. A repeatable option (C{--listen}) is not merged: the
-highest-precedence source that gives it replaces the lower ones' values.
+highest-precedence source that gives it replaces the lower ones' values; so
+does one of two L{ALTERNATIVES} (C{--admin-token} on the command line replaces
+C{admin-token-file} from the file).
 
 The file's values are read and written by L{recycler.settingsfile}. This module
 imports nothing of the server, and Twisted only when it parses the options.
@@ -22,7 +24,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
-from recycler.settingsfile import SettingsError, loadFile, optionTexts, tomlValue
+from recycler.checkconfig import effectiveLines
+from recycler.settingsfile import SettingsError, loadFile, optionTexts
 
 if TYPE_CHECKING:
     from twisted.python import usage
@@ -39,8 +42,8 @@ CHECK = "check-config"
 NOT_SETTINGS = frozenset({"help", "version", CONFIG, CHECK})
 """Options that are no keys of the file, nor shown as settings."""
 
-SECRETS = frozenset({"admin-token"})
-"""Settings whose value C{--check-config} does not print."""
+ALTERNATIVES = (frozenset({"admin-token", "admin-token-file"}),)
+"""Options that give one setting two ways: the highest source giving one of them wins."""
 
 _NAMED = re.compile(r"--([\w-]+): ")
 
@@ -213,7 +216,7 @@ class Layers:
     def given(self, name: str) -> list[str | None]:
         """The values of C{name} that count: for a repeatable option, those of one source."""
         source = self.effective(name)
-        return [] if source is None else source.values(name)
+        return [] if source is None or self._replaced(name, source) else source.values(name)
 
     def arguments(self, argv: Sequence[str], table: OptionTable) -> list[str]:
         """The lower sources as option arguments (repeatable ones replaced), then C{argv}."""
@@ -222,8 +225,21 @@ class Layers:
             for setting in source.settings:
                 if setting.name in table.repeatable and self.effective(setting.name) is not source:
                     continue
+                if self._replaced(setting.name, source):
+                    continue
                 arguments.extend(setting.arguments())
         return [*arguments, *argv]
+
+    def _replaced(self, name: str, source: Source) -> bool:
+        """Whether a source above C{source} gives the alternative of option C{name}."""
+        above = self.sources[self.sources.index(source) + 1 :]
+        return any(
+            s.values(other)
+            for group in ALTERNATIVES
+            if name in group
+            for other in group - {name}
+            for s in above
+        )
 
     def blame(self, message: str) -> str:
         """An error C{message} about the effective value of C{--NAME}, naming its source."""
@@ -287,28 +303,3 @@ def _probe(optionsType: type[usage.Options], source: Source) -> None:
             usage.Options.parseOptions(Probe(), setting.arguments())
         except usage.UsageError as e:
             raise usage.UsageError(source.blame(setting.name, str(e))) from None
-
-
-def effectiveLines(table: OptionTable, layers: Layers, options: Mapping[str, Any]) -> list[str]:
-    """
-    The effective settings, C{name = value} each, as given (or the default),
-    in TOML; unset options and secrets are comments.
-    """
-    lines = []
-    for name in sorted(table.flags | table.parameters):
-        given = layers.given(name)
-        raw = given[-1] if given else table.defaults.get(name)
-        if name in table.flags:
-            value = "true" if options[name] else "false"
-        elif isinstance(options.get(name), list):
-            value = f"[{', '.join(tomlValue(item) for item in options[name])}]"
-        elif raw is None:
-            lines.append(f"# {name}: not set")
-            continue
-        elif name in SECRETS:
-            lines.append(f"# {name}: set (hidden)")
-            continue
-        else:
-            value = tomlValue(raw)
-        lines.append(f"{name} = {value}")
-    return lines
