@@ -319,12 +319,6 @@ def hasFlask() -> bool:
     return find_spec("flask") is not None
 
 
-def hasSyncWSGI() -> bool:
-    """Whether this recycler takes C{--threads 0} (a WSGI app run in the reactor thread)."""
-    check = [sys.executable, "-m", "twisted", "recycler", "--threads", "0", "--check-config"]
-    return subprocess.run(check, capture_output=True, timeout=60).returncode == 0
-
-
 # What a process costs, from /proc.
 
 
@@ -1126,9 +1120,9 @@ WSGI_APPS = {"hello": "hello_wsgi:application", "Flask": "flask_app:app"}
 WSGI_TTL = "TTL 2-6 s"
 
 
-def wsgiServers(sync: bool) -> list[WSGIServer]:
-    """The configurations run, given whether recycler takes C{--threads 0}."""
-    modes = [("WSGI, `--threads 10`", "10")] + ([("WSGI, `--threads 0`", "0")] if sync else [])
+def wsgiServers() -> list[WSGIServer]:
+    """The configurations run."""
+    modes = [("WSGI, `--threads 10`", "10"), ("WSGI, `--threads 0`", "0")]
     servers = []
     for app in ("hello", "Flask"):
         if app == "Flask" and not hasFlask():
@@ -1166,8 +1160,7 @@ def wsgiScenario(sizes: Sizes) -> Section:
         (f"wrk -t2 -c 50 -d {sizes.wsgiSeconds}s", lambda url: wrk(url, 50, sizes.wsgiSeconds)),
         (f"ab -c 50 -n {sizes.wsgiRequests}", lambda url: ab(url, 50, sizes.wsgiRequests)),
     ]
-    sync = hasSyncWSGI()
-    servers = wsgiServers(sync)
+    servers = wsgiServers()
     native = next(s for s in servers if s.mode == "native resource")
     results: dict[tuple[WSGIServer, str, str], Result] = {}  # (server, load, recycling)
 
@@ -1263,11 +1256,6 @@ def wsgiScenario(sizes: Sizes) -> Section:
                    "/ native, wrk", "on / off, wrk", "on / off, ab",
                    "errors + non-2xx"]  # fmt: skip
     skipped = []
-    if not sync:
-        skipped.append(
-            "this recycler does not take `--threads 0` (`recycler --threads 0 --check-config` "
-            "failed), so the synchronous mode's rows are left out"
-        )
     if not hasGunicorn():
         skipped.append("gunicorn is not installed, so its rows are left out")
     if not hasFlask():
