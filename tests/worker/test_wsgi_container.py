@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
@@ -408,3 +409,77 @@ class InReactorHeldBodyTests(SynchronousTestCase):
         self.assertTrue(answer.startswith(b"HTTP/1.1 500 "))
         self.assertNotIn(b"never sent", answer)
         self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
+
+
+class AppMistakesTests(SynchronousTestCase):
+    """
+    An app that breaks PEP 3333 after start_response gets a 500, logged, in
+    both modes: never a response that does not come.
+    """
+
+    def assertAnswers500(self, app: Callable, error: type[Exception]) -> None:
+        for pool in [None, Pool()]:
+            reactor = QueuedReactor()
+            channel, transport = connect(app, reactor, pool)
+            channel.dataReceived(GET)
+            reactor.runQueued()
+            self.assertTrue(transport.value().startswith(b"HTTP/1.1 500 "), (pool, transport))
+            self.assertEqual(len(self.flushLoggedErrors(error)), 1)
+
+    def test_textInAList(self) -> None:
+        """A list holding a str."""
+        self.assertAnswers500(answering(lambda: ["text"]), TypeError)
+
+    def test_textFromAGenerator(self) -> None:
+        """A generator yielding a str."""
+        self.assertAnswers500(answering(lambda: iter(["text"])), TypeError)
+
+    def test_closeRaising(self) -> None:
+        """A body whose close() raises."""
+
+        class Body(list):
+            def close(self) -> None:
+                raise ValueError("close")
+
+        self.assertAnswers500(answering(lambda: Body([b"x"])), ValueError)
+
+
+class ErrorPageTests(SynchronousTestCase):
+    """start_response with exc_info, as error middleware calls it (PEP 3333)."""
+
+    def app(self, environ: dict, startResponse: Callable) -> Iterator[bytes]:
+        write = startResponse("200 OK", [])
+        yield b"partial page;"
+        try:
+            raise ValueError("while rendering")
+        except ValueError:
+            write = startResponse("500 Internal Server Error", [], sys.exc_info())
+        write(b"error page")
+
+    def test_beforeAnythingWasSent(self) -> None:
+        """In the reactor thread the page was held: only the error page is sent."""
+        channel, transport = connect(self.app, Clock(), None)
+        channel.dataReceived(GET)
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 500 "))
+        self.assertEqual(dechunked(transport.value()), b"error page")
+
+    def test_afterSomeWasSent(self) -> None:
+        """On a pool the page was handed over: start_response raises, the connection is cut."""
+        reactor = QueuedReactor()
+        channel, transport = connect(self.app, reactor, Pool())
+        channel.dataReceived(GET)
+        reactor.runQueued()
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 200 "))
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
+
+
+class HeldHeadTests(SynchronousTestCase):
+    """A HEAD answered from a generator in the reactor thread: no Content-Length made up."""
+
+    def test_head(self) -> None:
+        channel, transport = connect(answering(lambda: pieces(2)), Clock(), None)
+        channel.dataReceived(b"HEAD / HTTP/1.1\r\nHost: test\r\n\r\n")
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 200 OK"))
+        self.assertNotIn(b"Content-Length", transport.value())
+        self.assertTrue(transport.value().endswith(b"\r\n\r\n"))

@@ -156,6 +156,11 @@ class CheckedResponseTests(SynchronousTestCase):
             (404, b"Not Found", [(b"Content-Type", b"text/plain"), (b"X", b"\xe9")]),
         )
 
+    def test_hopByHopDropped(self) -> None:
+        """Hop-by-hop headers are the server's to send (PEP 3333): left out, as gunicorn does."""
+        headers = [("Connection", "close"), ("Transfer-Encoding", "chunked"), ("X", "y")]
+        self.assertEqual(checkedResponse("200 OK", headers)[2], [(b"X", b"y")])
+
     def test_tuples(self) -> None:
         """A tuple of headers, or a header as a list, is taken (as gunicorn does)."""
         self.assertEqual(checkedResponse("200 OK", (["A", "b"],))[2], [(b"A", b"b")])
@@ -172,6 +177,7 @@ class CheckedResponseTests(SynchronousTestCase):
             ("200 OK", [(b"A", "b")], TypeError, "(str, str) tuple"),
             ("200 OK", [("A", 1)], TypeError, "(str, str) tuple"),
             ("200 OK", [("A", "\u20ac")], ValueError, "latin-1"),
+            ("200 OK\r\nSet-Cookie: a=1", [], ValueError, "one line"),
         ]
         for status, headers, error, message in cases:
             with self.assertRaises(error) as raised:

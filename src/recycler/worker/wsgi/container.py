@@ -29,7 +29,7 @@ that the connection is cut.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from wsgiref.types import WSGIApplication
 
@@ -40,7 +40,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import implementer
 
-from recycler.worker.wsgi.response import Response, closeBody
+from recycler.worker.wsgi.response import Response, bytesOf, closeBody
 
 SMALL = 64 * 1024
 """The largest list or tuple body (bytes) handed to the reactor with its headers at once."""
@@ -92,8 +92,18 @@ class _InReactor(Response):
         self._held: list[bytes] = []
         self._heldSize = 0
 
+    def startResponse(
+        self, status: str, headers: list[tuple[str, str]], excInfo: Any = None
+    ) -> Callable[[bytes], None]:
+        """C{start_response}; with C{exc_info} before anything was sent, the held body goes too."""
+        write = super().startResponse(status, headers, excInfo)
+        if excInfo is not None:
+            self._held, self._heldSize = [], 0
+        return write
+
     def write(self, data: bytes) -> None:
         self.checkStarted()
+        data = bytesOf(data)
         if not self.started:
             self.started = True
             self.request.notifyFinish().addBoth(self._finished)
@@ -141,12 +151,12 @@ class _InReactor(Response):
                 raise
             closeBody(self._body)
             self.checkStarted()
-        except Exception:
-            self.failNow(Failure(), self.started)
-        else:
             if not self.started:
                 self.finishWhole(self._held)
                 return
+        except Exception:
+            self.failNow(Failure(), self.started)
+        else:
             if not self._requestFinished and self.request.producer is not None:
                 self.request.unregisterProducer()
             self.finishNow()
@@ -205,6 +215,7 @@ class _InThread(Response):
     def write(self, data: bytes) -> None:
         """Hand C{data} to the reactor, once it has room for it; in the app's thread."""
         self.checkStarted()
+        data = bytesOf(data)
         self._writable.wait()
         self._slots.acquire()
         self.started = True
@@ -239,12 +250,13 @@ class _InThread(Response):
 
     def _collect(self, body: Iterable[bytes]) -> list[bytes]:
         """
-        The whole of a small list or tuple C{body}, to send with the headers;
-        any other is streamed here with L{write} (and nothing is left).
+        The whole of a small list or tuple C{body} (joined here, in the app's
+        thread), to send with the headers; any other is streamed here with
+        L{write} (and nothing is left).
         """
         if isinstance(body, list | tuple) and not self.started:
             if sum(len(chunk) for chunk in body) <= SMALL:
-                return list(body)
+                return [b"".join(body)]
         chunks: Iterator[bytes] = iter(body)
         for chunk in chunks:
             if chunk:

@@ -33,8 +33,14 @@ from twisted.web.server import Request
 NOT_HTTP_KEYS = frozenset((b"Content-Type", b"Content-Length"))
 """Request headers (as Twisted spells them) that have no C{HTTP_*} key (PEP 3333)."""
 
-DROPPED_HEADERS = frozenset(("server", "date"))
-"""Response headers (lower case) that the server sets, not the app (as in twisted.web.wsgi)."""
+DROPPED_HEADERS = frozenset(
+    {
+        *("server", "date"),  # the server's (as in twisted.web.wsgi)
+        *("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te"),
+        *("trailer", "trailers", "transfer-encoding", "upgrade"),  # hop-by-hop (as gunicorn)
+    }
+)
+"""Response headers (lower case) that an app may not set: they are left out."""
 
 
 class ErrorStream:
@@ -144,6 +150,8 @@ def checkedResponse(status: object, headers: object) -> StartedResponse:
     code, _, reason = status.partition(" ")
     if len(code) != 3 or not code.isdigit():
         raise ValueError(f"status must start with a 3-digit code: {status!r}")
+    if not reason.isprintable():
+        raise ValueError(f"status must be one line of printable text: {status!r}")
     if not isinstance(headers, list | tuple):
         raise TypeError(f"headers must be a list, not {type(headers).__name__}: {headers!r}")
     encoded = []

@@ -131,6 +131,17 @@ class Response:
             self.request.finish()
 
 
+def bytesOf(data: object) -> bytes:
+    """
+    C{data}, a piece of the app's body.
+
+    @raise TypeError: if it is not bytes (PEP 3333).
+    """
+    if not isinstance(data, bytes):
+        raise TypeError(f"the WSGI app gave {type(data).__name__} for its body, not bytes")
+    return data
+
+
 def closeBody(body: Iterable[bytes]) -> None:
     """Call C{body.close()}, if it has one (PEP 3333)."""
     close = getattr(body, "close", None)
@@ -138,4 +149,4 @@ def closeBody(body: Iterable[bytes]) -> None:
         close()
 
 
-__all__ = ["Response", "closeBody"]
+__all__ = ["Response", "bytesOf", "closeBody"]
