@@ -32,11 +32,12 @@ the scenarios that compare the two run both in the same invocation. The scenario
     200 recycles asked.
  6. C{wsgi}: the hello app as WSGI (C{bench/hello_wsgi.py}), 4 workers, under
     C{wrk -t2 -c 50 -d 8s} and C{ab -c 50 -n 40000}: recycler's WSGI container threaded
-    (C{--threads 10}) and synchronous (C{--threads 0}, where this recycler takes it),
+    (C{--threads 10}) and synchronous (C{--threads 0}, the default),
     gunicorn sync and gthread (1 and 4 threads), recycler's native resource as the
     reference, and a one-route Flask app (C{bench/flask_app.py}) under recycler and
     gunicorn sync; recycling off for all, on (C{--ttl 2:6}, calibrated
-    C{--max-requests}) for recycler's WSGI modes and gunicorn's best. About 5 minutes.
+    C{--max-requests}) for recycler's WSGI modes and gunicorn's best, recycler's modes in
+    3 alternating off/on pairs. About 7 minutes.
 
 Every run is bounded (ab by its request count or time limit, wrk by its duration) and
 every server is killed, process group and all, when its run ends.
@@ -109,6 +110,7 @@ class Sizes:
     scaleIdle: int
     wsgiRequests: int
     wsgiSeconds: int
+    wsgiPairs: int
 
 
 FULL = Sizes(
@@ -122,6 +124,7 @@ FULL = Sizes(
     scaleIdle=10,
     wsgiRequests=40000,
     wsgiSeconds=8,
+    wsgiPairs=3,
 )
 QUICK = Sizes(
     seedRequests=60,
@@ -134,6 +137,7 @@ QUICK = Sizes(
     scaleIdle=3,
     wsgiRequests=3000,
     wsgiSeconds=2,
+    wsgiPairs=1,
 )
 
 
@@ -1147,6 +1151,16 @@ def wsgiServers() -> list[WSGIServer]:
     return servers
 
 
+def combined(runs: list[Result]) -> Result:
+    """Runs of one server, setting and load as one: the median req/s, recycles; errors summed."""
+    return {
+        "rps": statistics.median(r["rps"] for r in runs),
+        "recycles": statistics.median(r["recycles"] for r in runs),
+        "errors": sum(r["errors"] for r in runs),
+        "non2xx": sum(r.get("non2xx", 0.0) for r in runs),
+    }
+
+
 def wsgiScenario(sizes: Sizes) -> Section:
     """
     Scenario 6: the same zero-delay WSGI app under recycler (threaded and synchronous),
@@ -1162,21 +1176,32 @@ def wsgiScenario(sizes: Sizes) -> Section:
     ]
     servers = wsgiServers()
     native = next(s for s in servers if s.mode == "native resource")
-    results: dict[tuple[WSGIServer, str, str], Result] = {}  # (server, load, recycling)
+    runs: dict[tuple[WSGIServer, str, str], list[Result]] = {}  # (server, load, recycling)
+    results: dict[tuple[WSGIServer, str, str], Result] = {}  # the same, runs combined
 
     def run(server: WSGIServer, recycling: str, calibration: tuple[int, int] | None, which):
         """Run the loads C{which} on one start of C{server}."""
         with server.start(calibration) as target:
             for loadName, load in which:
                 result = measure(target, load)
-                results[server, loadName, recycling] = result
+                key = (server, loadName, recycling)
+                runs.setdefault(key, []).append(result)
+                results[key] = combined(runs[key])
                 report(f"wsgi, {loadName}, {server.app}, {server.server} {server.mode}, "
                        f"{recycling}", result)  # fmt: skip
 
+    def onOff(server: WSGIServer, loadName: str, recycling: str) -> str:
+        """The median of the ratios of C{server}'s runs with C{recycling} to its runs without."""
+        pairs = zip(runs[server, loadName, recycling], runs[server, loadName, "off"], strict=True)
+        return f"{statistics.median(on['rps'] / off['rps'] for on, off in pairs):.2f}"
+
+    paired = [s for s in servers if s.server == "recycler" and s.app == "hello" and s != native]
     for server in servers:  # recycling off: one start per server, both loads
-        run(server, "off", None, loads)
-    for server in servers:  # recycling on: recycler's WSGI modes on the hello app
-        if server.server == "recycler" and server.app == "hello" and server is not native:
+        if server not in paired:
+            run(server, "off", None, loads)
+    for _ in range(sizes.wsgiPairs):  # recycler's WSGI modes: off and on alternate
+        for server in paired:
+            run(server, "off", None, loads)
             run(server, WSGI_TTL, (0, 0), loads)
     best: dict[tuple[str, str], WSGIServer] = {}  # (load, app) -> gunicorn's best, off
     for loadName, load in loads:
@@ -1205,7 +1230,6 @@ def wsgiScenario(sizes: Sizes) -> Section:
                 if s != server or ld != loadName:
                     continue
                 on = recycling != "off"
-                off = results[server, loadName, "off"]["rps"]
                 gBest = best.get((loadName, server.app))
                 bestRps = None
                 if gBest is not None:
@@ -1224,7 +1248,7 @@ def wsgiScenario(sizes: Sizes) -> Section:
                         server.mode + (" (best)" if isBest else ""),
                         recycling,
                         f"{r['rps']:.0f}",
-                        ratio(r["rps"], off) if on else NONE,
+                        onOff(server, loadName, recycling) if on else NONE,
                         NONE if isBest else ratio(r["rps"], bestRps),
                         NONE if on or server is native else ratio(r["rps"], nativeOff),
                         f"{r['errors']:.0f}",
@@ -1247,8 +1271,7 @@ def wsgiScenario(sizes: Sizes) -> Section:
         figures.append(ratio(results[server, wrkName, "off"]["rps"],
                              results[native, wrkName, "off"]["rps"]))  # fmt: skip
         for loadName, _ in loads:
-            figures.append(ratio(results[server, loadName, WSGI_TTL]["rps"],
-                                 results[server, loadName, "off"]["rps"]))  # fmt: skip
+            figures.append(onOff(server, loadName, WSGI_TTL))
         errors = sum(r["errors"] + r["non2xx"] for (s, _, _), r in results.items() if s == server)
         figures.append(f"{errors:.0f}")
         proof.append(figures)
@@ -1282,7 +1305,11 @@ def wsgiScenario(sizes: Sizes) -> Section:
         "best configuration on the same app, load and recycling (off with off, on with on); "
         '"this / recycler native" with the native resource, recycling off. "errors" are '
         "wrk's socket errors or ab's failed requests. The second table gathers the ratios "
-        "recycler's WSGI modes are judged by, all from this invocation." + note,
+        "recycler's WSGI modes are judged by, all from this invocation. recycler's WSGI "
+        f"modes on the hello app run {sizes.wsgiPairs} alternating pairs of starts, "
+        "recycling off then on (the machine's drift hits both alike): their req/s are the "
+        'medians of their runs, their "on / off" the median of the pairs\' ratios, their '
+        "errors and non-2xx summed over the runs." + note,
         markdownTable(header, rows) + "\n\n" + markdownTable(proofHeader, proof),
     )
 
