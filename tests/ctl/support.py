@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import socket
+
+from twisted.trial.unittest import SynchronousTestCase
 
 from recycler.ctl.client import Connection
 from recycler.ctl.endpoint import Address
+from recycler.ctl.session import Session
 
 ADDRESS = Address(host="127.0.0.1", port=10081)
 
@@ -74,3 +78,14 @@ class ScriptedPort:
             server.close()
         for client in self.clients:
             client.close()
+
+
+class SessionTestCase(SynchronousTestCase):
+    """A test case with a L{ScriptedPort}, a L{Session} to it (no token) and output streams."""
+
+    def setUp(self) -> None:
+        self.port = ScriptedPort()
+        self.addCleanup(self.port.close)
+        self.session = Session(self.port.connect, None)
+        self.addCleanup(self.session.close)
+        self.out, self.err = io.StringIO(), io.StringIO()

@@ -11,8 +11,7 @@ from collections.abc import Callable
 from twisted.trial.unittest import SynchronousTestCase
 
 from recycler.ctl.interactive import HISTORY_LENGTH, History, interactive, prompt
-from recycler.ctl.session import Session
-from tests.ctl.support import ScriptedPort
+from tests.ctl.support import SessionTestCase
 
 
 def typing(*lines: str | type[BaseException]) -> Callable[[str], str]:
@@ -60,15 +59,8 @@ class FakeReadline:
         del self.lines[index]
 
 
-class PromptTests(SynchronousTestCase):
+class PromptTests(SessionTestCase):
     """Commands typed one after another."""
-
-    def setUp(self) -> None:
-        self.port = ScriptedPort()
-        self.addCleanup(self.port.close)
-        self.session = Session(self.port.connect, None)
-        self.addCleanup(self.session.close)
-        self.out, self.err = io.StringIO(), io.StringIO()
 
     def test_commandsUntilCtrlD(self) -> None:
         """Each line runs; blank lines and Ctrl-C are skipped; Ctrl-D ends with the last status."""

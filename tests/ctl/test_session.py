@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
-
 from twisted.trial.unittest import SynchronousTestCase
 
 from recycler.ctl.session import Refused, Session, execute
-from tests.ctl.support import ScriptedPort
+from tests.ctl.support import ScriptedPort, SessionTestCase
 
 JSON_ON = '{"ok":true,"version":1,"json":true}\n'
 
@@ -137,15 +135,8 @@ class SessionTests(SynchronousTestCase):
         self.assertEqual(self.port.received(), b"auth given\nttl\n")
 
 
-class ExecuteTests(SynchronousTestCase):
+class ExecuteTests(SessionTestCase):
     """What a command prints, where, and its exit status."""
-
-    def setUp(self) -> None:
-        self.port = ScriptedPort()
-        self.addCleanup(self.port.close)
-        self.session = Session(self.port.connect, None)
-        self.addCleanup(self.session.close)
-        self.out, self.err = io.StringIO(), io.StringIO()
 
     def test_dataWithoutOk(self) -> None:
         """The reply's lines go to stdout, without the closing ok; status 0."""

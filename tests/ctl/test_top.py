@@ -6,9 +6,9 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from recycler.ctl.session import Refused, Session
+from recycler.ctl.session import Refused
 from recycler.ctl.top import Sample, duration, frame, rates, table, takeSample
-from tests.ctl.support import ScriptedPort
+from tests.ctl.support import SessionTestCase
 
 MIB = 1024 * 1024
 
@@ -87,14 +87,8 @@ class FrameTests(SynchronousTestCase):
         )
 
 
-class TakeSampleTests(SynchronousTestCase):
+class TakeSampleTests(SessionTestCase):
     """A sample is list and stats in JSON."""
-
-    def setUp(self) -> None:
-        self.port = ScriptedPort()
-        self.addCleanup(self.port.close)
-        self.session = Session(self.port.connect, None)
-        self.addCleanup(self.session.close)
 
     def test_sample(self) -> None:
         """Both are asked for with --json; the stats give the pool's served total."""
