@@ -193,6 +193,14 @@ class ParseTests(TemporaryFiles):
             self.parse("--admin-token", "abcdefghij", "--admin-token-file", tokenFile)
         self.assertIn("not both", str(raised.exception))
 
+    def test_errorOfTheWinningAlternative(self) -> None:
+        """A bad token read from the command line's token file is blamed on that, not the file."""
+        tokenFile = self.write("token", "two words\n")
+        config = self.write("t.toml", 'admin-token = "good-token-123"\n')
+        with self.assertRaises(usage.UsageError) as raised:
+            self.parse("--config", config, "--admin-token-file", tokenFile)
+        self.assertTrue(str(raised.exception).startswith("--admin-token-file: "), raised.exception)
+
     def test_theHookInTap(self) -> None:
         """Options.parseOptions reads the environment and the file itself."""
         config = self.write("r.toml", "workers = 3\npreload = true\n")

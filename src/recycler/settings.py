@@ -244,8 +244,15 @@ class Layers:
     def blame(self, message: str) -> str:
         """An error C{message} about the effective value of C{--NAME}, naming its source."""
         match = _NAMED.match(message)
-        source = None if match is None else self.effective(match.group(1))
-        return message if source is None else source.blame(match.group(1), message)
+        if match is None:
+            return message
+        name = match.group(1)
+        source = self.effective(name)
+        if source is not None and self._replaced(name, source):  # the alternative's value
+            for other in {o for group in ALTERNATIVES if name in group for o in group} - {name}:
+                if (winner := self.effective(other)) is not None:
+                    return f"{winner.where(other)}: {message.removeprefix(f'--{name}: ')}"
+        return message if source is None else source.blame(name, message)
 
 
 def parseLayered(

@@ -55,6 +55,9 @@ class FakeReadline:
     def get_current_history_length(self) -> int:
         return len(self.lines)
 
+    def get_history_item(self, index: int) -> str:
+        return self.lines[index - 1]
+
     def remove_history_item(self, index: int) -> None:
         del self.lines[index]
 
@@ -133,3 +136,11 @@ class HistoryTests(SynchronousTestCase):
         history = History(readline, "unused")
         self.assertEqual([history.readLine("> ") for _ in range(4)][1], "AUTH s3cret")
         self.assertEqual(readline.lines, ["list", "ttl"])
+
+    def test_noTerminalNoRemoval(self) -> None:
+        """When input() added nothing (stdout not a terminal), no other entry is removed."""
+        readline = FakeReadline()
+        readline.lines = ["old1", "old2"]
+        self.patch(builtins, "input", lambda text: "auth s3cret")
+        History(readline, "unused").readLine("> ")
+        self.assertEqual(readline.lines, ["old1", "old2"])

@@ -124,6 +124,16 @@ class SessionTests(SynchronousTestCase):
         self.assertEqual(session.run(["ttl"]).lines, ("ttl 0:5", "ok"))
         self.assertEqual(self.port.received(), b"auth typed\nttl\n")
 
+    def test_typedTokenWithJSONFlag(self) -> None:
+        """C{auth TOKEN --json} keeps the token too."""
+        session = self.session()
+        self.port.script('{"ok":true,"version":1}\n')
+        session.run(["auth", "typed", "--json"])
+        session.close()
+        self.port.script("ok\n", "ttl 0:5\nok\n")
+        session.run(["ttl"])
+        self.assertEqual(self.port.received(), b"auth typed\nttl\n")
+
     def test_refusedTokenNotKept(self) -> None:
         """A refused C{auth} changes nothing: the given token is still the one sent."""
         session = self.session("given")

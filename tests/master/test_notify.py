@@ -93,6 +93,18 @@ class ReadyTests(NotifierTestCase):
         pool.scale(1)
         self.assertIn("READY=1", "\n".join(self.sent))
 
+    def test_readyAfterScalingDownDuringABackoff(self) -> None:
+        """
+        A scale-down that retires no worker (the other one failed to start and
+        the pool is waiting to retry) still sends C{READY=1}.
+        """
+        pool = self.makePool()
+        first, second = self.reactor.processes
+        first.send("ready")
+        second.exit(1)
+        pool.scale(1)
+        self.assertIn("READY=1", "\n".join(self.sent))
+
     def test_readyOnlyOnce(self) -> None:
         """Later generations becoming ready (a recycle) send no C{READY=1}."""
         pool = self.readyPool()

@@ -58,7 +58,8 @@ class History:
         line = input(text)
         if [word.lower() for word in line.split()[:1]] == ["auth"]:
             length = self.readline.get_current_history_length()
-            if length:
+            # input() adds the line only when stdin and stdout are terminals
+            if length and self.readline.get_history_item(length) == line:
                 self.readline.remove_history_item(length - 1)
         return line
 

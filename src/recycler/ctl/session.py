@@ -85,8 +85,10 @@ class Session:
         reply = connection.readReply(asJSON, "bye" if name == "quit" else "ok")
         if name == "quit":
             self.close()
-        elif name == "auth" and len(words) == 2 and reply.error is None:
-            self._token = words[1]  # a token typed at the prompt: for reconnections too
+        elif name == "auth" and reply.error is None:
+            tokens = [word for word in words[1:] if not word.startswith("--")]
+            if len(tokens) == 1:
+                self._token = tokens[0]  # a token typed at the prompt: for reconnections too
         return reply
 
     def watch(self, words: Sequence[str], show: Callable[[str], None]) -> Reply:

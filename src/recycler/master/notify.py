@@ -157,6 +157,11 @@ class SystemdNotifier:
             self._notify("READY=1", f"STATUS={self._describe()}")
 
     def _observe(self, event: dict[str, object]) -> None:
+        if not self._ready and not self._stopping:  # any pool event: a worker ready, a scale
+            stats = self._startedPool().stats()
+            if stats.ready >= stats.target:
+                self._ready = True
+                self._notify("READY=1", f"STATUS={self._describe(stats)}")
         kind = event.get("event")
         if not isinstance(kind, str) or kind not in _LIFECYCLE:
             return
@@ -164,11 +169,6 @@ class SystemdNotifier:
         if kind in _STOPPED_SERVING and isinstance(workerId, int):
             self._replacing.discard(workerId)
             self._reloadDone()
-        if not self._ready and not self._stopping:  # a worker ready, or the target lowered
-            stats = self._startedPool().stats()
-            if stats.ready >= stats.target:
-                self._ready = True
-                self._notify("READY=1", f"STATUS={self._describe(stats)}")
         if self._flush is None:
             wait = max(0.0, self._statusAt + STATUS_INTERVAL - self._clock.seconds())
             self._flush = self._clock.callLater(wait, self._updateStatus)

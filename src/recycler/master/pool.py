@@ -119,8 +119,8 @@ class WorkerPool(Service):
         """Keep C{target} workers: spawn at once, or drain starting then oldest first."""
         if not 1 <= target <= MAX_WORKERS:
             raise PoolError(f"the pool size must be between 1 and {MAX_WORKERS}, not {target}")
-        self.log.info("target: {old} -> {new} workers", old=self._target, new=target)
-        self._target = target
+        old, self._target = self._target, target
+        self.log.info("target: {old} -> {new} workers", old=old, new=target)
         self._schedule()
 
     def spawn(self, count: int = 1) -> None:
