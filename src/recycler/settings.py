@@ -45,6 +45,12 @@ NOT_SETTINGS = frozenset({"help", "version", CONFIG, CHECK})
 ALTERNATIVES = (frozenset({"admin-token", "admin-token-file"}),)
 """Options that give one setting two ways: the highest source giving one of them wins."""
 
+
+def alternativesOf(name: str) -> frozenset[str]:
+    """The options that give option C{name}'s setting another way (none for most)."""
+    return frozenset(o for group in ALTERNATIVES if name in group for o in group) - {name}
+
+
 _NAMED = re.compile(r"--([\w-]+): ")
 
 
@@ -233,13 +239,7 @@ class Layers:
     def _replaced(self, name: str, source: Source) -> bool:
         """Whether a source above C{source} gives the alternative of option C{name}."""
         above = self.sources[self.sources.index(source) + 1 :]
-        return any(
-            s.values(other)
-            for group in ALTERNATIVES
-            if name in group
-            for other in group - {name}
-            for s in above
-        )
+        return any(s.values(other) for other in alternativesOf(name) for s in above)
 
     def blame(self, message: str) -> str:
         """An error C{message} about the effective value of C{--NAME}, naming its source."""
@@ -249,7 +249,7 @@ class Layers:
         name = match.group(1)
         source = self.effective(name)
         if source is not None and self._replaced(name, source):  # the alternative's value
-            for other in {o for group in ALTERNATIVES if name in group for o in group} - {name}:
+            for other in alternativesOf(name):
                 if (winner := self.effective(other)) is not None:
                     return f"{winner.where(other)}: {message.removeprefix(f'--{name}: ')}"
         return message if source is None else source.blame(name, message)

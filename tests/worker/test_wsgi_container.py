@@ -77,6 +77,18 @@ def connect(app: Callable, reactor: Clock, pool: Pool | None) -> tuple:
     return channel, transport
 
 
+def servedInBothModes(app: Callable, request: bytes = GET) -> list[StringTransport]:
+    """The connections that answered C{request} with C{app}: in the reactor thread, on a pool."""
+    transports = []
+    for pool in [None, Pool()]:
+        reactor = QueuedReactor()
+        channel, transport = connect(app, reactor, pool)
+        channel.dataReceived(request)
+        reactor.runQueued()
+        transports.append(transport)
+    return transports
+
+
 def pieces(count: int, size: int = 10) -> Iterator[bytes]:
     """A generator body of C{count} pieces."""
     for i in range(count):
@@ -126,19 +138,12 @@ class HandOverTests(SynchronousTestCase):
             startResponse("200 OK", [])
             return []
 
-        for pool in [None, Pool()]:
-            reactor = QueuedReactor()
-            connect(app, reactor, pool)[0].dataReceived(GET)
-            reactor.runQueued()
+        servedInBothModes(app)
         self.assertEqual(seen, [False, True])
 
     def test_noStartResponse(self) -> None:
         """An app that never calls start_response gets a 500, in both modes."""
-        for pool in [None, Pool()]:
-            reactor = QueuedReactor()
-            channel, transport = connect(lambda environ, start: [], reactor, pool)
-            channel.dataReceived(GET)
-            reactor.runQueued()
+        for transport in servedInBothModes(lambda environ, start: []):
             self.assertTrue(transport.value().startswith(b"HTTP/1.1 500 "))
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 2)
 
@@ -292,13 +297,7 @@ class WholeBodyTests(SynchronousTestCase):
 
     def serve(self, app: Callable, request: bytes = GET) -> bytes:
         """What C{app} answers to C{request}, on a pool and in the reactor thread: the same."""
-        answers = []
-        for pool in [Pool(), None]:
-            reactor = QueuedReactor()
-            channel, transport = connect(app, reactor, pool)
-            channel.dataReceived(request)
-            reactor.runQueued()
-            answers.append(transport.value())
+        answers = [transport.value() for transport in servedInBothModes(app, request)]
         self.assertEqual(answers[0], answers[1])
         return answers[0]
 

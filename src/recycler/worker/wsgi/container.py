@@ -111,7 +111,7 @@ class _InReactor(Response):
             if self._held:
                 data = b"".join([*self._held, data])
                 self._held = []
-        self.sendNow((data,))
+        self.sendNow(data)
 
     def run(self) -> None:
         try:
@@ -224,7 +224,7 @@ class _InThread(Response):
     def _writeNow(self, data: bytes) -> None:
         if self.request.producer is None and not self._requestFinished:
             self.request.registerProducer(self, True)
-        self.sendNow((data,))
+        self.sendNow(data)
         self._slots.release()
 
     def run(self) -> None:

@@ -81,14 +81,13 @@ class Response:
             for name, value in headers:
                 add(name, value)
 
-    def sendNow(self, chunks: Iterable[bytes]) -> None:
-        """In the reactor thread: send the status and headers if not yet sent, then C{chunks}."""
+    def sendNow(self, data: bytes) -> None:
+        """In the reactor thread: send the status and headers if not yet sent, then C{data}."""
         if self._requestFinished:
             return
         if not self.request.startedWriting:
             self._setHeaders()
-        for chunk in chunks:
-            self.request.write(chunk)
+        self.request.write(data)
 
     def finishWhole(self, chunks: Iterable[bytes]) -> None:
         """
@@ -113,7 +112,7 @@ class Response:
     def finishNow(self) -> None:
         """In the reactor thread: send the headers, if not yet sent, and finish."""
         if not self._requestFinished:
-            self.sendNow(())
+            self.sendNow(b"")
             self.request.finish()
 
     def failNow(self, failure: Failure, started: bool) -> None:
